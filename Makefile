@@ -1,0 +1,45 @@
+# Rampart — every entry point. `make demo` and `make test` do all their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps lock demo test test-fast test-hosts lint clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || PYTHON=python3; \
+	  test -x $(BIN)/python || $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP) ## Python environment from the lock file
+
+lock: ## Re-resolve the lock file from pyproject.toml
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+system-deps: ## Debian packages the lab and the integration tier need (root; no-op when present)
+	bash scripts/system-deps.sh
+
+demo: setup system-deps ## The main job on the embedded default
+	$(BIN)/rampart demo
+
+test-fast: setup ## Unit tier only (inner loop)
+	$(BIN)/pytest -m unit -q
+
+test: setup system-deps ## Every test tier: unit, integration, hosts (lab)
+	$(BIN)/pytest -q
+
+test-hosts: setup system-deps ## Host tier only (builds the lab rootfs when missing)
+	$(BIN)/pytest -m hosts -q
+
+lint: setup
+	$(BIN)/ruff check infra policies tests benchmarks __main__.py
+	$(BIN)/mypy infra policies
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production roles playbooks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,84 @@
+"""`rampart audit`: Lynis hardening index and ssh-audit findings for every inventory host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra import audit as auditing
+
+app = typer.Typer(add_completion=False, help=__doc__)
+console = Console()
+
+
+def render(report: dict[str, Any]) -> Table:
+    table = Table(title=f"rampart audit — {report['inventory']} ({report['date']})")
+    for column in ("host", "address", "Lynis index", "points", "waivers", "ssh-audit fail",
+                   "ssh-audit warn"):
+        table.add_column(column)
+    for name, host in report["hosts"].items():
+        lynis, ssh = host.get("lynis"), host.get("ssh_audit")
+        table.add_row(
+            name,
+            host["address"],
+            str(lynis["hardening_index"]) if lynis else f"error: {host.get('lynis_error') or '-'}",
+            f"{lynis['points_earned']}/{lynis['points_possible']}" if lynis else "-",
+            str(len(lynis["waivers_applied"])) if lynis else "-",
+            str(ssh["failures"]) if ssh else f"error: {host.get('ssh_audit_error') or '-'}",
+            str(ssh["warnings"]) if ssh else "-",
+        )
+    return table
+
+
+def verdict(report: dict[str, Any], min_index: int) -> list[str]:
+    """Reasons the audit fails: a host below the index, any ssh-audit finding, any error."""
+    problems = []
+    for name, host in report["hosts"].items():
+        lynis, ssh = host.get("lynis"), host.get("ssh_audit")
+        if host.get("lynis_error"):
+            problems.append(f"{name}: Lynis failed")
+        elif lynis and lynis["hardening_index"] < min_index:
+            problems.append(f"{name}: Lynis index {lynis['hardening_index']} < {min_index}")
+        if host.get("ssh_audit_error"):
+            problems.append(f"{name}: ssh-audit failed")
+        elif ssh and (ssh["failures"] or ssh["warnings"]):
+            problems.append(f"{name}: ssh-audit {ssh['failures']} failures, "
+                            f"{ssh['warnings']} warnings")
+    if report["waivers_expired"]:
+        problems.append(f"expired waivers: {', '.join(report['waivers_expired'])}")
+    return problems
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    out: Annotated[Path, typer.Option(help="Write the full JSON report here.")] = Path(
+        "out/audit.json"),
+    inventory: Annotated[str, typer.Option(help="Ansible inventory.")] = auditing.DEFAULT_INVENTORY,
+    limit: Annotated[list[str] | None, typer.Option(help="Only this host (repeatable).")] = None,
+    lynis: Annotated[bool, typer.Option(help="Run Lynis on each host.")] = True,
+    ssh_audit: Annotated[bool, typer.Option(help="Run ssh-audit against each sshd.")] = True,
+    waivers: Annotated[bool, typer.Option(help="Apply waivers/lynis.yml.")] = True,
+    min_index: Annotated[int, typer.Option(help="Fail below this Lynis index.")] = 85,
+) -> None:
+    """Print, per inventory host, the Lynis hardening index and ssh-audit failures/warnings;
+    write the JSON report to --out. Exit 1 when a host misses the bar."""
+    try:
+        report = auditing.audit(inventory=inventory, limit=limit, lynis=lynis, ssh=ssh_audit,
+                                apply_waivers=waivers)
+    except auditing.AuditError as exc:
+        console.print(f"[red]audit failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    console.print(render(report))
+    console.print(f"JSON report: {out}")
+    problems = verdict(report, min_index)
+    for problem in problems:
+        console.print(f"[red]✗[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)

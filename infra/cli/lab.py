@@ -1,0 +1,173 @@
+"""`rampart lab up|down|status|ssh HOST`: the lab hosts lifecycle (docs/lab.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.lab import LabConfig, LabError, default_lab, lifecycle, ssh
+from infra.lab.config import DEFAULT_RUN_BASE, make_lab
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: LabError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _lab(ctx: typer.Context) -> LabConfig:
+    lab: LabConfig = ctx.obj
+    return lab
+
+
+@app.callback()
+def lab_options(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Lab name (prefix of netns and machines).")] = "",
+    bridge: Annotated[str, typer.Option(help="Bridge interface of the lab.")] = "",
+    subnet: Annotated[str, typer.Option(help="The lab's /24 (bridge takes .1).")] = "",
+    host: Annotated[
+        list[str] | None, typer.Option(help="NAME=ADDRESS, repeat per host.", show_default=False)
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Lab key and known_hosts (default: per-lab run dir).")
+    ] = None,
+) -> None:
+    """The default lab is the contract's four hosts; options describe another, separate lab."""
+    custom = [opt for opt, val in (("--bridge", bridge), ("--subnet", subnet)) if val]
+    if not (name or custom or host or state_dir) or (name == "rampart" and not custom and not host):
+        ctx.obj = default_lab()
+        return
+    missing = [
+        opt
+        for opt, val in (
+            ("--name", name),
+            ("--bridge", bridge),
+            ("--subnet", subnet),
+            ("--host", host),
+        )
+        if not val
+    ]
+    if missing:
+        err.print(f"[bold red]error:[/] a lab other than the default needs {', '.join(missing)}")
+        raise typer.Exit(2)
+    pairs = []
+    for item in host or []:
+        hname, sep, addr = item.partition("=")
+        if not sep:
+            err.print(f"[bold red]error:[/] --host {item!r}: expected NAME=ADDRESS")
+            raise typer.Exit(2)
+        pairs.append((hname, addr))
+    try:
+        ctx.obj = make_lab(
+            name, bridge, subnet, pairs, state_dir or DEFAULT_RUN_BASE / name / "state"
+        )
+    except LabError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Create or start every host (idempotent); builds the base rootfs once."""
+    lab = _lab(ctx)
+    try:
+        with console.status(f"lab {lab.name}: starting") as spinner:
+            report = lifecycle.up(
+                lab, progress=lambda msg: spinner.update(f"lab {lab.name}: {msg}")
+            )
+    except LabError as exc:
+        raise _fail(exc) from exc
+    parts = []
+    if report.started:
+        parts.append(f"started {', '.join(report.started)}")
+    if report.already_running:
+        parts.append(f"already running {', '.join(report.already_running)}")
+    built = " (base rootfs built)" if report.rootfs_built else ""
+    console.print(
+        f"lab {lab.name} up in {report.seconds['total']:.1f}s{built}: {'; '.join(parts)}",
+        highlight=False,
+    )
+
+
+@app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop every host and remove its root, netns, veth, the proxy and the bridge."""
+    lab = _lab(ctx)
+    try:
+        with console.status(f"lab {lab.name}: stopping") as spinner:
+            seconds = lifecycle.down(lab, progress=lambda m: spinner.update(f"lab {lab.name}: {m}"))
+    except LabError as exc:
+        raise _fail(exc) from exc
+    console.print(f"lab {lab.name} down in {seconds:.1f}s", highlight=False)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show bridge, proxy and hosts; exit 1 unless every part is up."""
+    lab = _lab(ctx)
+    try:
+        st = lifecycle.status(lab)
+    except LabError as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"lab {st.name} (bridge {st.bridge} {lab.bridge_cidr})")
+    for col in ("host", "address", "nspawn PID", "netns", "veth", "systemd"):
+        table.add_column(col)
+    for h in st.hosts:
+        ok = h.systemd in ("running", "degraded")
+        table.add_row(
+            h.name,
+            h.address,
+            str(h.nspawn_pid or "-"),
+            "yes" if h.netns else "no",
+            "yes" if h.veth else "no",
+            f"[green]{h.systemd}[/]" if ok else f"[red]{h.systemd}[/]",
+        )
+    console.print(table)
+    proxy_state = (
+        f"PID {st.proxy_pid}, listening on {lab.proxy_url}" if st.proxy_listening else "not running"
+    )
+    console.print(f"bridge: {'up' if st.bridge_up else 'absent'}", highlight=False)
+    console.print(f"apt proxy: {proxy_state}", highlight=False)
+    console.print(f"base rootfs: {st.rootfs or '-'}", highlight=False)
+    if not st.all_up:
+        raise typer.Exit(1)
+
+
+def ssh_(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Lab host name, e.g. edge1.")],
+    command: Annotated[
+        list[str] | None, typer.Argument(help="Command to run (default: shell).")
+    ] = None,
+) -> None:
+    """SSH into a lab host as the admin user, with the lab key and pinned host keys."""
+    lab = _lab(ctx)
+    try:
+        spec = lab.host(host)
+    except LabError as exc:
+        raise _fail(exc) from exc
+    if not lab.key_path.is_file() or not lab.known_hosts_path.is_file():
+        raise _fail(
+            LabError(
+                f"lab {lab.name} has no key or known_hosts in {lab.state_dir}: run `rampart lab up`"
+            )
+        )
+    args = ssh.ssh_command(
+        lab, spec, [*(command or []), *ctx.args], tty=not command and sys.stdin.isatty()
+    )
+    sys.stdout.flush()
+    os.execvp(args[0], args)  # noqa: S606 - the shell session replaces this process
+
+
+app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    ssh_
+)

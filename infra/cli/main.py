@@ -1,0 +1,22 @@
+"""The `rampart` command line: one entry point for every Rampart job."""
+
+from __future__ import annotations
+
+import typer
+
+from infra.cli import demo, lab, observability, policy, render, secrets
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(lab.app, name="lab", help="Lab hosts lifecycle (systemd-nspawn, one netns each).")
+app.add_typer(policy.app, name="policy", help="The policy pack, offline: check a stack.")
+app.add_typer(secrets.app, name="secrets", help="Vault secrets: bootstrap, check, rotate.")
+app.add_typer(
+    observability.app, name="observability", help="Prometheus, Alertmanager, Grafana as code."
+)
+app.command("render")(render.render)
+app.command("demo")(demo.demo)
+
+
+@app.callback()
+def main() -> None:
+    """Rampart: production hardening for the ERP platform, as code, with proof."""

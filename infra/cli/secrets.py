@@ -1,0 +1,205 @@
+"""`rampart secrets`: Vault secrets lifecycle (bootstrap, check, rotate) via hvac.
+
+Vault connection comes from the standard variables: VAULT_ADDR, VAULT_TOKEN (or VAULT_ROLE_ID
++ VAULT_SECRET_ID for AppRole), VAULT_CACERT, VAULT_NAMESPACE; `--addr`/`--mount` override
+them, then the stack file's `rampart:vaultAddr` / `rampart:vaultMount`.
+Exit codes: 0 ok, 1 weak/missing secrets or a rotation conflict, 2 Vault or catalog unusable.
+Output names secrets and paths, never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from infra.model.errors import ValidationError
+from infra.secrets.bootstrap import DEFAULT_MAX_VERSIONS, bootstrap
+from infra.secrets.check import check
+from infra.secrets.errors import SecretsError
+from infra.secrets.plan import SecretSpec, parse_label, secret_specs, validate_stack
+from infra.secrets.rotate import rotate
+from infra.secrets.vault import Vault, VaultSettings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+T = TypeVar("T")
+
+StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Pulumi stack name, e.g. dev.")]
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog YAML (default: the stack's, else the built-in)."),
+]
+AddrOpt = Annotated[str | None, typer.Option("--addr", help="Vault address (default VAULT_ADDR).")]
+MountOpt = Annotated[
+    str | None, typer.Option("--mount", help="KV v2 mount (default RAMPART_VAULT_MOUNT or secret).")
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option("--allow-insecure-http",
+                 help="Allow plain http to a non-loopback Vault (tokens travel in clear)."),
+]
+
+
+def _stack_config(stack: str) -> tuple[dict[str, str], Path]:
+    """String keys of the stack's `rampart:` namespace (catalog, vaultAddr, vaultMount) from
+    Pulumi.<stack>.yaml, read through infra.config; empty when the stack has no file."""
+    from infra import config as stack_config
+
+    root = stack_config.project_dir()
+    if not stack_config.stack_file(stack, root).is_file():
+        return {}, root
+    try:
+        raw = stack_config.stack_file_config(stack, root)
+    except ValidationError as exc:
+        raise _CatalogError(str(exc)) from None
+    prefix = f"{stack_config.NAMESPACE}:"
+    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}, root
+
+
+def _specs(catalog: Path | None, config: dict[str, str], root: Path) -> tuple[SecretSpec, ...]:
+    from infra.model import DEFAULT_CATALOG, build_platform
+
+    source = catalog or (root / config["catalog"] if config.get("catalog") else None)
+    try:
+        # Only the catalog decides which secrets exist; stack settings (edge, resources) do
+        # not, so the platform is built with default settings.
+        platform = build_platform(Path(source) if source else Path(DEFAULT_CATALOG))
+    except ValidationError as exc:
+        raise _CatalogError(str(exc)) from None
+    return secret_specs(platform)
+
+
+class _CatalogError(SecretsError):
+    exit_code = 2
+
+
+def _vault(addr: str | None, mount: str | None, insecure: bool, config: dict[str, str]) -> Vault:
+    settings = VaultSettings.from_env(
+        addr=addr or config.get("vaultAddr") or None,
+        mount=mount or config.get("vaultMount") or None,
+        allow_insecure_http=insecure,
+    )
+    return Vault(settings)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """One clear line on stderr and the error's exit code; never a traceback with locals."""
+    try:
+        return fn()
+    except SecretsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("bootstrap")
+def bootstrap_cmd(
+    stack: StackOpt,
+    catalog: CatalogOpt = None,
+    addr: AddrOpt = None,
+    mount: MountOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+    max_versions: Annotated[
+        int, typer.Option(help="KV v2 versions kept per secret (>= 2: current + previous).")
+    ] = DEFAULT_MAX_VERSIONS,
+    create_mount: Annotated[
+        bool, typer.Option(help="Enable a KV v2 engine at --mount if none is there.")
+    ] = False,
+) -> None:
+    """Create every missing secret (never overwrite), then one read-only policy and one
+    AppRole per service. Prints names and paths only."""
+
+    def go() -> None:
+        validate_stack(stack)
+        config, root = _stack_config(stack)
+        specs = _specs(catalog, config, root)
+        vault = _vault(addr, mount, allow_insecure_http, config)
+        report = bootstrap(vault, stack, specs, max_versions=max_versions,
+                           create_mount=create_mount)
+        if report.mount_created:
+            typer.echo(f"created KV v2 mount {vault.mount}/")
+        for path in report.created:
+            typer.echo(f"created {vault.mount}/{path}")
+        for path in report.metadata_updated:
+            typer.echo(f"updated metadata {vault.mount}/{path} (max_versions={max_versions})")
+        for name in report.roles:
+            typer.echo(f"policy + AppRole {name}")
+        typer.echo(f"{len(report.created)} created, {len(report.existing)} already present, "
+                   f"{len(report.roles)} policies/AppRoles written (stack {stack})")
+
+    _run(go)
+
+
+@app.command("check")
+def check_cmd(
+    stack: StackOpt,
+    catalog: CatalogOpt = None,
+    addr: AddrOpt = None,
+    mount: MountOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+) -> None:
+    """Every declared secret present, strong, not a known default, not shared by accident.
+    Exit 1 with one line per failing secret (its name, never its value)."""
+
+    def go() -> int:
+        validate_stack(stack)
+        config, root = _stack_config(stack)
+        specs = _specs(catalog, config, root)
+        vault = _vault(addr, mount, allow_insecure_http, config)
+        findings = check(vault, stack, specs)
+        for finding in findings:
+            typer.echo(finding.line(vault.mount))
+        if findings:
+            typer.echo(f"{len(findings)} of {len(specs)} secrets of stack {stack} failing",
+                       err=True)
+            return 1
+        typer.echo(f"ok: all {len(specs)} secrets of stack {stack} present and strong")
+        return 0
+
+    code = _run(go)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("rotate")
+def rotate_cmd(
+    target: Annotated[str, typer.Argument(metavar="SERVICE/NAME",
+                                          help="e.g. auth/JWT_SECRET")],
+    stack: StackOpt,
+    catalog: CatalogOpt = None,
+    addr: AddrOpt = None,
+    mount: MountOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+    expect_version: Annotated[
+        int | None,
+        typer.Option(help="Fail unless this is still the current version (check-and-set)."),
+    ] = None,
+    max_versions: Annotated[
+        int | None, typer.Option(help="Also set the versions kept for this secret (>= 2).")
+    ] = None,
+) -> None:
+    """Write a new version. The previous one stays readable and is delivered as
+    `<name>_previous` until the next rotation; concurrent rotations fail, never overwrite."""
+
+    def go() -> None:
+        validate_stack(stack)
+        config, root = _stack_config(stack)
+        specs = _specs(catalog, config, root)
+        spec = parse_label(specs, target)
+        vault = _vault(addr, mount, allow_insecure_http, config)
+        result = rotate(vault, stack, spec, specs=specs, expected_version=expect_version,
+                        max_versions=max_versions)
+        typer.echo(
+            f"rotated {spec.label} ({vault.mount}/{result.path}): version "
+            f"{result.previous_version} -> {result.new_version}; version "
+            f"{result.previous_version} is delivered as {spec.key}_previous until the next "
+            "rotation (redeploy to deliver the new value)"
+        )
+        for path in result.also:
+            typer.echo(f"rotated with it (same TLS set): {vault.mount}/{path}")
+
+    _run(go)

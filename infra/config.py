@@ -1,0 +1,157 @@
+"""Stack configuration: the one module that reads it.
+
+Under the Pulumi engine the `rampart:` namespace comes from the engine's config (what
+`pulumi config` and `Pulumi.<stack>.yaml` hold). For the offline render, `stack_file_config`
+reads the same keys from `Pulumi.<stack>.yaml` and hands them to the mock engine in the form
+the CLI would, so the program reads them back through exactly the same path.
+
+Values are passed on as a plain dict (camelCase keys); the model parses and validates them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime.config as runtime_config
+import yaml
+
+from infra.model.errors import ValidationError
+
+NAMESPACE = "rampart"
+DEFAULT_TARGET = "docker"
+PROJECT_FILE = "Pulumi.yaml"
+
+
+# Settings of the secrets provider, not of the model: where Vault is (credentials come from
+# the environment, never from config).
+SECRETS_KEYS = frozenset({"vaultAddr", "vaultMount", "vaultAllowInsecureHttp"})
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    target: str
+    settings: dict[str, Any]  # the `rampart:` namespace for the model, key without the prefix
+    source: str  # where the settings came from, for error messages
+    project_dir: Path
+    secrets_settings: dict[str, Any] = field(default_factory=dict)  # SECRETS_KEYS only
+
+    @property
+    def catalog(self) -> Path | None:
+        """The stack's catalog file, relative paths resolved against the project directory."""
+        value = self.settings.get("catalog")
+        if not isinstance(value, str) or not value:
+            return None
+        path = Path(value)
+        return path if path.is_absolute() else self.project_dir / path
+
+
+def project_dir(start: Path | None = None) -> Path:
+    """The directory holding Pulumi.yaml: the working directory or a parent, else the checkout
+    this package was imported from."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    return Path(__file__).resolve().parent.parent
+
+
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    return (root or project_dir()) / f"Pulumi.{stack}.yaml"
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def stack_file_config(stack: str, root: Path | None = None) -> dict[str, str]:
+    """Every config key of `Pulumi.<stack>.yaml`, encoded as the engine passes config to a
+    program: strings as is, everything else as JSON."""
+    root = root or project_dir()
+    path = stack_file(stack, root)
+    shown = _display(path, root)
+    if not path.is_file():
+        raise ValidationError(shown, f"no such stack file (stack '{stack}')")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValidationError(shown, f"is not valid YAML{where}") from None
+    if not isinstance(document, Mapping):
+        raise ValidationError(shown, "must be a mapping with a 'config' key")
+    config = document.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ValidationError(shown, "'config' must be a mapping of keys to values")
+    encoded: dict[str, str] = {}
+    for key, value in config.items():
+        full = str(key) if ":" in str(key) else f"{NAMESPACE}:{key}"
+        if isinstance(value, Mapping) and "secure" in value:
+            # Secrets come from the secrets provider, never from stack config.
+            raise ValidationError(shown, "encrypted config values are not used by Rampart; "
+                                         "secrets come from the secrets provider", field=full)
+        encoded[full] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return encoded
+
+
+def _decode(raw: Any) -> Any:
+    """Engine config values are strings; structured and scalar values arrive JSON-encoded."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _settings_from(encoded: Mapping[str, Any]) -> dict[str, Any]:
+    prefix = f"{NAMESPACE}:"
+    return {
+        key[len(prefix):]: (value if key[len(prefix):] in _STRING_KEYS else _decode(value))
+        for key, value in sorted(encoded.items()) if key.startswith(prefix)
+    }
+
+
+def _split(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    model = {k: v for k, v in settings.items() if k not in SECRETS_KEYS}
+    secrets = {k: v for k, v in settings.items() if k in SECRETS_KEYS}
+    return model, secrets
+
+
+def stack_settings(stack: str, root: Path | None = None) -> dict[str, Any]:
+    """The model's `rampart:` settings of `Pulumi.<stack>.yaml`, as the program sees them."""
+    return _split(_settings_from(stack_file_config(stack, root)))[0]
+
+
+def _namespace_keys() -> list[str]:
+    prefix = f"{NAMESPACE}:"
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return sorted(k[len(prefix):] for k in keys if k.startswith(prefix))
+
+
+def load(root: Path | None = None) -> StackConfig:
+    """Read the stack's `rampart:` namespace from the running engine (real or mocked)."""
+    root = root or project_dir()
+    stack = pulumi.get_stack()
+    cfg = pulumi.Config(NAMESPACE)
+    raw = {f"{NAMESPACE}:{key}": cfg.get(key) for key in _namespace_keys()}
+    settings, secrets = _split(_settings_from({k: v for k, v in raw.items() if v is not None}))
+    target = settings.get("target", DEFAULT_TARGET)
+    source = _display(stack_file(stack, root), root)
+    return StackConfig(stack=stack, target=str(target), settings=settings, source=source,
+                       project_dir=root, secrets_settings=secrets)
+
+
+# Keys whose values are strings even when they look like numbers or booleans.
+_STRING_KEYS = frozenset({
+    "target", "environment", "domain", "tls", "acmeEmail", "acmeCaServer", "acmeChallenge",
+    "minTlsVersion", "catalog", "vaultAddr", "vaultMount",
+})

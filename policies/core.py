@@ -1,0 +1,295 @@
+"""The rule contract shared by every policy module, the pack wiring and the offline check.
+
+A rule is metadata (`Rule`) plus one pure function. Resource rules see one resource's type
+token and its inputs in wire (camelCase) form; stack rules see every resource. Both return
+`Finding`s and never raise on missing properties: a missing property is judged like any other
+value (usually "not set, so not compliant"). Values the engine cannot know yet during a
+preview arrive as `UNKNOWN` and are never judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+# The same repository base the alert runbook links use (infra/observability/settings.py).
+DOCS = "https://git.example.com/rampart/rampart/-/blob/main/docs/policies.md"
+
+# The recording engine writes secret inputs as this marker; a value equal to it came from a
+# `pulumi.Output.secret`, never from a literal in code or config.
+SECRET = "[secret]"  # noqa: S105 - a redaction marker, not a password
+
+
+class _Unknown:
+    """A value the engine only learns during `up` (e.g. an image id during a first preview)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class Plain(dict):  # type: ignore[type-arg]
+    """Inputs already in rule form (plain values, UNKNOWN, SECRET): the offline check builds
+    these once per resource, so the pack wiring does not convert them again per policy."""
+
+
+@functools.lru_cache(maxsize=256)
+def parse_yaml(text: str) -> Any:
+    """Parse an uploaded config file once per run (several rules read the same file).
+
+    The result is shared between callers: treat it as read-only."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return None
+
+
+class Level(enum.StrEnum):
+    MANDATORY = "mandatory"  # blocks `pulumi up` and fails `rampart policy check`
+    ADVISORY = "advisory"  # reported, never blocks
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as a rule sees it: type token, logical name, URN, wire-form inputs."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation a rule found.
+
+    `urn` names the resource at fault (stack rules must set it when they can; resource rules
+    leave it to the caller). `service` and `field` help the offline report point at the
+    catalog line that caused it."""
+
+    message: str
+    urn: str | None = None
+    service: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Stack settings a rule may consult (read once per run by `policies.settings`)."""
+
+    require_digests: bool = False
+    allowed_capabilities: frozenset[str] = frozenset(
+        {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "NET_BIND_SERVICE"}
+    )
+    edge_proxies: frozenset[str] = frozenset({"traefik"})
+    # Waivers and the date they are judged on: only the waiver rules read these; every other
+    # rule is waived by the pack wiring, never by itself.
+    waivers: tuple[Any, ...] = ()
+    today: dt.date = dt.date(1970, 1, 1)
+
+
+ResourceCheck = Callable[[str, Mapping[str, Any], Context], Iterable[Finding]]
+StackCheck = Callable[[Sequence[Resource], Context], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # kebab-case, unique in the pack
+    description: str
+    severity: Severity
+    remediation: str
+    level: Level = Level.MANDATORY
+    check_resource: ResourceCheck | None = None
+    check_stack: StackCheck | None = None
+    tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.name):
+            raise ValueError(f"rule name {self.name!r} is not kebab-case")
+        if (self.check_resource is None) == (self.check_stack is None):
+            raise ValueError(f"rule {self.name} needs exactly one of check_resource/check_stack")
+
+    @property
+    def url(self) -> str:
+        return f"{DOCS}#{self.name}"
+
+    @property
+    def is_stack_rule(self) -> bool:
+        return self.check_stack is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Type tokens the rules judge.
+
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+DOCKER_NETWORK = "docker:index/network:Network"
+
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+K8S_DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+K8S_POD = "kubernetes:core/v1:Pod"
+K8S_SERVICE = "kubernetes:core/v1:Service"
+K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
+K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+K8S_PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+K8S_WORKLOADS = frozenset({K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET})
+
+
+# ---------------------------------------------------------------------------------------------
+# Small readers over wire-form inputs. They tolerate missing and UNKNOWN values so rules stay
+# short; "missing" comes back as the default.
+
+
+def known(value: Any) -> bool:
+    return value is not UNKNOWN
+
+
+def get(props: Mapping[str, Any] | None, *path: str | int, default: Any = None) -> Any:
+    """Walk `path` through nested mappings/lists; `default` when any step is missing."""
+    cur: Any = props
+    for step in path:
+        if cur is None or cur is UNKNOWN:
+            return default if cur is None else UNKNOWN
+        if isinstance(step, int):
+            if not isinstance(cur, Sequence) or isinstance(cur, str) or step >= len(cur):
+                return default
+            cur = cur[step]
+        else:
+            if not isinstance(cur, Mapping) or step not in cur:
+                return default
+            cur = cur[step]
+    return default if cur is None else cur
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None or value is UNKNOWN or isinstance(value, str):
+        return []
+    if isinstance(value, Sequence):
+        return list(value)
+    return []
+
+
+def docker_labels(props: Mapping[str, Any]) -> dict[str, str]:
+    """`labels: [{label, value}]` (pulumi-docker wire form) as a plain dict."""
+    out: dict[str, str] = {}
+    for item in as_list(props.get("labels")):
+        if isinstance(item, Mapping) and isinstance(item.get("label"), str):
+            value = item.get("value")
+            out[item["label"]] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def docker_envs(props: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`envs: ["K=V", ...]` as pairs; a redacted whole list yields nothing to judge."""
+    pairs = []
+    for item in as_list(props.get("envs")):
+        if isinstance(item, str):
+            key, _, value = item.partition("=")
+            pairs.append((key, value))
+    return pairs
+
+
+def service_name(resource_type: str, props: Mapping[str, Any], fallback: str | None = None) -> str:
+    """The catalog service a resource belongs to, for messages and report locations.
+
+    Docker containers carry `rampart.service`; Kubernetes objects carry the recommended
+    `app.kubernetes.io/name` label. The container name (or logical name) is the fallback."""
+    if resource_type == CONTAINER:
+        labels = docker_labels(props)
+        for key in ("rampart.service", "com.docker.compose.service"):
+            if labels.get(key):
+                return labels[key]
+        name = props.get("name")
+        if isinstance(name, str) and name:
+            return name
+    elif resource_type.startswith("kubernetes:"):
+        labels = get(props, "metadata", "labels", default={})
+        if isinstance(labels, Mapping):
+            for key in ("app.kubernetes.io/name", "app"):
+                if isinstance(labels.get(key), str):
+                    return labels[key]
+        name = get(props, "metadata", "name")
+        if isinstance(name, str):
+            return name
+    return fallback or ""
+
+
+ONE_SHOT_ROLES = frozenset({"volume-init", "init", "job"})
+
+
+def is_one_shot(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A container that runs to completion once (a volume-ownership init, a migration job):
+    `attach: true` makes the engine wait for it to exit. Health checks, restart policies,
+    backups and scraping are about long-running services, not about these."""
+    if resource_type != CONTAINER:
+        return False
+    if props.get("attach") is True:
+        return True
+    return docker_labels(props).get("rampart.role") in ONE_SHOT_ROLES
+
+
+def is_edge_proxy(resource_type: str, props: Mapping[str, Any], ctx: Context) -> bool:
+    """The edge proxy is the one component allowed to publish ports to the host."""
+    if resource_type == CONTAINER:
+        labels = docker_labels(props)
+        if labels.get("rampart.role") == "edge-proxy":
+            return True
+    return service_name(resource_type, props) in ctx.edge_proxies
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes pod specs: every workload kind reduces to (pod spec, containers).
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if resource_type == K8S_POD:
+        spec = get(props, "spec")
+    elif resource_type in K8S_WORKLOADS:
+        spec = get(props, "spec", "template", "spec")
+    else:
+        return None
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def pod_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Regular and init containers (init containers run with the same privileges)."""
+    out: list[Mapping[str, Any]] = []
+    for key in ("initContainers", "containers"):
+        out.extend(c for c in as_list(spec.get(key)) if isinstance(c, Mapping))
+    return out
+
+
+def app_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c for c in as_list(spec.get("containers")) if isinstance(c, Mapping)]
+
+
+def cname(container: Mapping[str, Any]) -> str:
+    name = container.get("name")
+    return name if isinstance(name, str) else "?"

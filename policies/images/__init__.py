@@ -1,0 +1,1 @@
+"""Image references: what runs is exactly what was reviewed."""

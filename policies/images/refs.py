@@ -1,0 +1,60 @@
+"""Parsing image references as written in resource inputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policies.core import (
+    CONTAINER,
+    K8S_POD,
+    K8S_WORKLOADS,
+    REMOTE_IMAGE,
+    cname,
+    get,
+    pod_containers,
+    pod_spec,
+)
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# "Exact version": a dotted number (15.8-alpine, v2.11.3) or a release date (minio's
+# RELEASE.2024-08-03T04-33-23Z). A bare major ("16") or a word ("stable") floats.
+EXACT_TAG = re.compile(r"\d+\.\d+|\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    raw: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def is_image_id(self) -> bool:
+        """A bare content id (`sha256:…`, what RemoteImage.image_id yields) pins by content."""
+        return bool(DIGEST.fullmatch(self.raw))
+
+
+def parse(ref: str) -> ImageRef:
+    if DIGEST.fullmatch(ref):
+        return ImageRef(ref, "", None, ref)
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, _, tag = name.rpartition(":")
+    return ImageRef(ref, name, tag or None, digest or None)
+
+
+def image_refs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(where, field, value) for every image reference a resource carries."""
+    if resource_type == CONTAINER:
+        yield "image", "image", props.get("image")
+    elif resource_type == REMOTE_IMAGE:
+        yield "image", "image", props.get("name")
+    elif resource_type in K8S_WORKLOADS or resource_type == K8S_POD:
+        spec = pod_spec(resource_type, props) or {}
+        for c in pod_containers(spec):
+            yield f"container {cname(c)}", "image", get(c, "image")

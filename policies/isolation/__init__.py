@@ -1,0 +1,1 @@
+"""Container isolation: a compromised service stays inside its container."""

@@ -1,0 +1,1 @@
+"""Rules about the policy set-up itself: waivers are data, checked like everything else."""

@@ -1,0 +1,1 @@
+"""Network exposure: the edge proxy is the only way in."""

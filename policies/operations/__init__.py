@@ -1,0 +1,1 @@
+"""Operations: containers come back after a crash and cannot fill the disk with logs."""

@@ -1,0 +1,1 @@
+"""Stack rules: properties of the whole deployment, not of one resource."""

@@ -1,0 +1,78 @@
+"""traefik-http-redirects: every plain-HTTP entry point redirects to HTTPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from policies.core import Context, Finding, Resource, Rule, Severity, as_list
+from policies.traefik.config import TraefikView, ci_get, collect
+
+
+def _internal(view: TraefikView) -> set[str]:
+    """Entry points used only for ping/metrics (never published to clients)."""
+    names = set()
+    for path in (("ping", "entryPoint"), ("metrics", "prometheus", "entryPoint")):
+        ep = ci_get(view.static, *path)
+        if isinstance(ep, str):
+            names.add(ep)
+    return names
+
+
+def _published(view: TraefikView) -> set[int]:
+    ports = set()
+    for proxy in view.proxies:
+        for p in as_list(proxy.props.get("ports")):
+            try:
+                ports.add(int(p.get("internal")))
+            except (TypeError, ValueError, AttributeError):
+                continue
+    return ports
+
+
+def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
+    view = collect(resources)
+    if not view.proxies:
+        return
+    urn = view.static_urn or view.proxy_urn
+    eps = view.entrypoints()
+    if not eps:
+        # Traefik's default is one plain-HTTP entry point on :80 with no redirect.
+        yield Finding(
+            "Traefik has no entry points configured (default: plain HTTP on :80, no redirect)",
+            urn=urn,
+            service="traefik",
+            field="edge",
+        )
+        return
+    tls = view.tls_entrypoints()
+    internal, published = _internal(view), _published(view)
+    for name, ep in eps.items():
+        if name in tls:
+            continue
+        try:
+            port = int(str(ep.get("address", "")).rsplit(":", 1)[-1].split("/")[0])
+        except ValueError:
+            port = None
+        if name in internal and port not in published:
+            continue
+        redirect = ci_get(ep, "http", "redirections", "entryPoint")
+        target = ci_get(redirect, "to") if isinstance(redirect, dict) else None
+        scheme = ci_get(redirect, "scheme") if isinstance(redirect, dict) else None
+        if target not in tls or (scheme or "https") != "https":
+            yield Finding(
+                f"entry point {name} ({ep.get('address')}) serves plain HTTP without "
+                "redirecting to HTTPS",
+                urn=urn,
+                service="traefik",
+                field="edge",
+            )
+
+
+RULE = Rule(
+    name="traefik-http-redirects",
+    description="Every plain-HTTP Traefik entry point redirects to the TLS entry point.",
+    severity=Severity.HIGH,
+    remediation="Keep the target's `web` entry point redirect (to: websecure, scheme: https).",
+    check_stack=check,
+    tags=("edge", "traefik"),
+)

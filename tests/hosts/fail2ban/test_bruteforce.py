@@ -1,0 +1,58 @@
+"""Cross-host: an SSH brute force from one lab host gets that host banned on another, in
+nftables, until unbanned. Attacker edge1 -> target db1 (a pair no other test needs open)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from testinfra.host import Host
+
+ATTACKER, TARGET = "edge1", "db1"
+
+
+def _address(host: Host) -> str:
+    return str(host.ansible.get_variables()["ansible_host"])
+
+
+def _ssh_reaches(attacker: Host, target_ip: str) -> bool:
+    probe = attacker.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{target_ip}/22' 2>/dev/null")
+    return probe.rc == 0
+
+
+@pytest.fixture
+def pair(hardened: Callable[[str], Host]) -> Iterator[tuple[Host, Host, str]]:
+    attacker, target = hardened(ATTACKER), hardened(TARGET)
+    attacker_ip = _address(attacker)
+    target.run(f"fail2ban-client unban {attacker_ip}")
+    yield attacker, target, attacker_ip
+    # Always lift the ban (also from recidive), so later runs and other tests start clean.
+    target.run(f"fail2ban-client unban {attacker_ip}")
+
+
+def test_brute_force_from_a_lab_host_is_banned(pair: tuple[Host, Host, str]) -> None:
+    attacker, target, attacker_ip = pair
+    target_ip = _address(target)
+    assert _ssh_reaches(attacker, target_ip), f"{ATTACKER} cannot reach {TARGET}:22 at all"
+    maxretry = int(target.check_output("fail2ban-client get sshd maxretry"))
+    for attempt in range(maxretry + 2):
+        # Unknown users with no key: each attempt is one failed authentication in the journal.
+        attacker.run(
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+            f"-o ConnectTimeout=5 -o PreferredAuthentications=publickey "
+            f"bruteforce{attempt}@{target_ip} true"
+        )
+    banned = ""
+    for _ in range(30):
+        banned = target.check_output("fail2ban-client get sshd banip")
+        if attacker_ip in banned.split():
+            break
+        time.sleep(1)
+    assert attacker_ip in banned.split(), f"{TARGET}: {attacker_ip} not banned (banip: {banned!r})"
+    ruleset = target.check_output("nft list table inet f2b-table")
+    assert attacker_ip in ruleset, f"{TARGET}: ban of {attacker_ip} is not in nftables"
+    assert not _ssh_reaches(attacker, target_ip), f"{ATTACKER} still reaches {TARGET}:22"
+
+    target.check_output(f"fail2ban-client unban {attacker_ip}")
+    assert _ssh_reaches(attacker, target_ip), f"{ATTACKER} is still blocked after unban"

@@ -1,0 +1,1 @@
+"""Host tests of the kernel_hardening role (package: test module names repeat across roles)."""

@@ -1,0 +1,295 @@
+"""The Docker target carries every hardening decision of the model, for every service.
+
+Most cases run against the real program for the dev stack (`__main__.py` under the recording
+engine), parametrised by catalog service; a few use a small hand-built platform."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.model.types import Network, Platform, SecretKind
+from infra.render import REDACTED, Record, Recording
+from infra.secrets.provider import EnvSecretsProvider, MissingSecretError
+from infra.targets import docker as target
+
+pytestmark = pytest.mark.unit
+
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+MIB = 1024**2
+
+
+def container(rec: Recording, platform: Platform, service: str) -> Record:
+    return rec.get(CONTAINER, f"{platform.name}-{service}-container")
+
+
+def inputs(rec: Recording, platform: Platform, service: str) -> dict[str, Any]:
+    return dict(container(rec, platform, service).inputs)
+
+
+# -- per service ---------------------------------------------------------------------------
+
+
+def test_limits_and_reservations(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    assert got.get("cpus") == f"{svc.resources.cpu_limit:g}", f"{urn}: CPU limit"
+    assert got.get("memory") == svc.resources.memory_limit // MIB, f"{urn}: memory limit"
+    assert got.get("memoryReservation") == svc.resources.memory_reservation // MIB, \
+        f"{urn}: memory reservation"
+    assert got.get("memorySwap") == got.get("memory"), f"{urn}: swap beyond the memory limit"
+    assert got.get("cpuShares", 0) >= 2, f"{urn}: no CPU weight for the reservation"
+
+
+def test_health_check(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    if svc.health is None:
+        assert "healthcheck" not in got, f"{urn}: a health check the model did not ask for"
+        return
+    h = svc.health
+    assert got.get("healthcheck") == {
+        "tests": list(h.command), "interval": f"{h.interval_s}s", "timeout": f"{h.timeout_s}s",
+        "retries": h.retries, "startPeriod": f"{h.start_period_s}s",
+    }, f"{urn}: health check differs from the model"
+
+
+def test_security_options(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    sec = svc.security
+    assert got.get("readOnly", False) == sec.read_only_root, f"{urn}: read-only root"
+    assert got.get("capabilities") == {"drops": list(sec.cap_drop), "adds": list(sec.cap_add)}, \
+        f"{urn}: capabilities"
+    assert "ALL" in got["capabilities"]["drops"], f"{urn}: capabilities not all dropped"
+    if sec.no_new_privileges:
+        assert "no-new-privileges:true" in got.get("securityOpts", []), \
+            f"{urn}: no-new-privileges missing"
+    assert got.get("user") == sec.user, f"{urn}: user"
+    assert got.get("privileged") is False, f"{urn}: privileged"
+
+
+def test_writable_paths_are_tmpfs_or_volumes(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    if not svc.security.read_only_root:
+        return
+    mounted = [v["containerPath"] for v in got.get("volumes", [])]
+    tmpfs = got.get("tmpfs", {})
+    for path in svc.security.writable_paths:
+        on_volume = any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounted)
+        assert on_volume or path in tmpfs, f"{urn}: writable path {path} is neither tmpfs nor "\
+                                           "a volume on a read-only root"
+    for path, options in tmpfs.items():
+        assert "nosuid" in options and "nodev" in options, f"{urn}: tmpfs {path} options"
+
+
+def test_logs_restart_and_shutdown(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    assert got.get("logDriver") == svc.logs.driver, f"{urn}: log driver"
+    assert got.get("logOpts") == {"max-size": svc.logs.max_size,
+                                  "max-file": str(svc.logs.max_file)}, f"{urn}: log rotation"
+    assert got.get("restart") == svc.restart, f"{urn}: restart policy"
+    assert got.get("stopSignal") == "SIGTERM", f"{urn}: stop signal"
+    assert got.get("stopTimeout") == svc.stop_grace_s, f"{urn}: stop grace"
+    assert got.get("destroyGraceSeconds") == svc.stop_grace_s, f"{urn}: destroy grace"
+
+
+def test_labels(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    assert got.get("labels", []) == [{"label": k, "value": v} for k, v in svc.labels], \
+        f"{urn}: labels differ from the model"
+
+
+def test_image_is_the_pinned_remote_image(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    image = dev_recording.get(IMAGE, f"{dev_platform.name}-{dev_service}-image")
+    assert image.inputs["name"] == svc.image.ref, f"{image.urn}: not the model's pinned ref"
+    assert not image.inputs["name"].endswith(":latest"), f"{image.urn}: latest tag"
+    got = container(dev_recording, dev_platform, dev_service)
+    assert image.urn in got.dependencies, f"{got.urn}: container does not use its RemoteImage"
+    assert got.inputs["image"].startswith("sha256:"), f"{got.urn}: image is not an image id"
+
+
+def test_network_placement(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    attached = sorted(n["name"] for n in got.get("networksAdvanced", []))
+    assert attached == sorted(f"{dev_platform.name}-{n.value}" for n in svc.networks), \
+        f"{urn}: networks differ from the model"
+    for net in got.get("networksAdvanced", []):
+        assert net.get("aliases") == [svc.name], f"{urn}: DNS alias on {net['name']}"
+
+
+def test_data_stores_only_on_backend(dev_recording, dev_platform, dev_data_store):
+    got = inputs(dev_recording, dev_platform, dev_data_store)
+    urn = container(dev_recording, dev_platform, dev_data_store).urn
+    assert [n["name"] for n in got["networksAdvanced"]] == [f"{dev_platform.name}-backend"], \
+        f"{urn}: a database/cache/broker is reachable outside the backend network"
+
+
+def test_only_traefik_publishes_ports(dev_recording, dev_platform, dev_service):
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    assert not got.get("publishAllPorts"), f"{urn}: publishes all ports"
+    if dev_service == "traefik":
+        assert sorted((p["internal"], p["external"]) for p in got["ports"]) == \
+            [(80, 80), (443, 443)], f"{urn}: the edge must publish exactly 80 and 443"
+    else:
+        assert not got.get("ports"), f"{urn}: publishes ports; only Traefik may"
+
+
+def test_secrets_are_files_never_env_values(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    uploads = {u["file"]: u for u in got.get("uploads", [])}
+    envs = dict(e.split("=", 1) for e in got.get("envs", []))
+    for ref in svc.secrets:
+        assert ref.file in uploads, f"{urn}: secret {ref.name} is not delivered as a file"
+        assert uploads[ref.file]["content"] == REDACTED, f"{urn}: {ref.name} is not secret"
+        assert ref.name not in envs, f"{urn}: {ref.name} is set as an environment variable"
+        if ref.env:
+            assert envs.get(ref.env) == ref.file, f"{urn}: {ref.env} does not name the file"
+        if ref.kind is SecretKind.JWT_SIGNING_KEY:
+            assert uploads[ref.file + "_previous"]["content"] == REDACTED, \
+                f"{urn}: {ref.name} has no previous version file (rotation)"
+    for name, value in envs.items():
+        assert "render-placeholder" not in value, f"{urn}: env {name} carries a secret value"
+
+
+def test_uploads_land_on_volumes(dev_recording, dev_platform, dev_service):
+    # Docker refuses `cp` into a read-only root outside volumes: every upload needs one.
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    mounted = [v["containerPath"] for v in got.get("volumes", [])]
+    for upload in got.get("uploads", []):
+        assert any(upload["file"].startswith(m.rstrip("/") + "/") for m in mounted), \
+            f"{urn}: {upload['file']} is not on a volume"
+
+
+# -- platform-wide -------------------------------------------------------------------------
+
+
+def test_backend_network_is_internal(dev_recording, dev_platform):
+    nets = {r.inputs["name"]: r for r in dev_recording.of_type(NETWORK)}
+    backend = nets[f"{dev_platform.name}-backend"]
+    edge = nets[f"{dev_platform.name}-edge"]
+    assert backend.inputs.get("internal") is True, f"{backend.urn}: backend must be internal"
+    assert edge.inputs.get("internal") is False, f"{edge.urn}: edge must route out"
+    assert len(nets) == 2, f"unexpected networks: {sorted(nets)}"
+
+
+def test_every_service_has_one_container(dev_recording, dev_platform):
+    names = sorted(r.name for r in dev_recording.of_type(CONTAINER))
+    assert names == sorted(f"{dev_platform.name}-{s.name}-container"
+                           for s in dev_platform.services)
+
+
+def test_dependencies_start_first(dev_recording, dev_platform):
+    for svc in dev_platform.services:
+        got = container(dev_recording, dev_platform, svc.name)
+        for dep in svc.depends_on:
+            dep_urn = container(dev_recording, dev_platform, dep).urn
+            assert dep_urn in got.dependencies, f"{got.urn}: does not wait for {dep}"
+
+
+def test_named_volumes_are_shared_by_name(dev_recording, dev_platform):
+    declared = {v.name for s in dev_platform.services for v in s.volumes if v.host_path is None}
+    created = {r.inputs["name"] for r in dev_recording.of_type(VOLUME)}
+    for name in declared:
+        assert f"{dev_platform.name}-{name}" in created, f"volume {name} was not created"
+
+
+def test_prod_pulls_every_image_by_digest(prod_recording):
+    for image in prod_recording.of_type(IMAGE):
+        assert "@sha256:" in image.inputs["name"], f"{image.urn}: prod image without digest"
+
+
+# -- small platform: secrets provider behaviour ---------------------------------------------
+
+
+def test_secret_values_never_reach_the_recording(small, record_platform):
+    values = {"RAMPART_SECRET_POSTGRES_PASSWORD": "pg-value-9f2c",
+              "RAMPART_SECRET_JWT_SECRET": "jwt-value-77aa",
+              "RAMPART_SECRET_GRAFANA_ADMIN_PASSWORD": "gf-value-1b3d",
+              "RAMPART_SECRET_TRAEFIK_ADMIN_HTPASSWD": "admin:$2y$05$hash-value-c0de"}
+    rec = record_platform(small, secrets=EnvSecretsProvider(values))
+    dumped = json.dumps([r.inputs for r in rec])
+    for var, value in values.items():
+        assert value not in dumped, f"{var}: value leaked into the recorded inputs"
+    assert dumped.count(REDACTED) >= len(values), "secret uploads are not marked secret"
+
+
+def test_missing_secret_names_the_secret(small, record_platform):
+    with pytest.raises(MissingSecretError) as err:
+        record_platform(small, secrets=EnvSecretsProvider({"RAMPART_SECRET_JWT_SECRET": "x"}))
+    assert "RAMPART_SECRET_" in str(err.value)
+    assert "POSTGRES_PASSWORD" in str(err.value) or "GRAFANA" in str(err.value) \
+        or "TRAEFIK" in str(err.value)
+
+
+def test_empty_secret_is_refused():
+    with pytest.raises(MissingSecretError, match="JWT_SECRET.*is empty"):
+        EnvSecretsProvider({"RAMPART_SECRET_JWT_SECRET": "  "}).get("auth", "JWT_SECRET")
+
+
+def test_upload_dirs_cover_every_file():
+    assert target.upload_dirs(["/run/secrets/a", "/etc/traefik/traefik.yml",
+                               "/etc/traefik/dynamic/edge.yml", "/run/secrets/b"]) == \
+        ["/etc/traefik", "/run/secrets"]
+
+
+def test_small_platform_places_services_on_model_networks(small, record_platform):
+    rec = record_platform(small)
+    for svc in small.services:
+        got = rec.get(CONTAINER, f"erp-{svc.name}-container").inputs
+        assert sorted(n["name"] for n in got["networksAdvanced"]) == \
+            sorted(f"erp-{n.value}" for n in svc.networks), svc.name
+    assert small.service("postgres").networks == (Network.BACKEND,)
+
+
+def test_monitoring_configuration_is_uploaded(dev_recording, dev_platform):
+    from infra import config, observability
+
+    settings = observability.settings_from_stack(config.stack_settings("dev"), "Pulumi.dev.yaml")
+    expected = observability.container_files(observability.build_files(dev_platform, settings))
+    assert expected["prometheus"], "observability produced no Prometheus files"
+    for service, files in expected.items():
+        got = container(dev_recording, dev_platform, service)
+        uploads = {u["file"]: u for u in got.inputs.get("uploads", [])}
+        for path, content in files.items():
+            assert path in uploads, f"{got.urn}: {path} not uploaded"
+            assert uploads[path]["content"] == content, f"{got.urn}: {path} differs"
+            assert uploads[path]["permissions"] == "0444", f"{got.urn}: {path} mode"
+    prometheus = container(dev_recording, dev_platform, "prometheus").inputs
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+
+
+def test_configuration_for_an_unknown_service_is_refused(small):
+    from infra.secrets.provider import RenderSecretsProvider
+
+    with pytest.raises(ValueError, match="'prometheus', which the catalog does not deploy"):
+        record_platform_files(small, {"prometheus": {"/etc/prometheus/prometheus.yml": "x"}},
+                              RenderSecretsProvider())
+
+
+def record_platform_files(platform, files, provider):
+    from infra.render import run_program
+
+    return run_program(lambda: target.deploy(platform, provider, config_files=files),
+                       stack="test", secrets=provider)
