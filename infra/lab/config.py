@@ -8,6 +8,7 @@ the default lab, and `down` knows exactly what to remove.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,27 @@ def make_lab(
     return LabConfig(name, bridge, net, specs, state_dir, **kwargs)  # type: ignore[arg-type]
 
 
+LAB_ENV = "RAMPART_LAB"
+
+
 def default_lab() -> LabConfig:
-    """The lab contract's default lab: four hosts on rampart0, 10.77.0.0/24."""
-    return make_lab("rampart", "rampart0", "10.77.0.0/24", DEFAULT_HOSTS, DEFAULT_STATE_DIR)
+    """The lab contract's default lab: four hosts on rampart0, 10.77.0.0/24.
+
+    `RAMPART_LAB=NAME,BRIDGE,SUBNET` moves it (same host names and last octets) so a second
+    checkout can run the host tier beside the default lab; that checkout's inventory must use
+    the same addresses."""
+    spec = os.environ.get(LAB_ENV, "").strip()
+    if not spec:
+        return make_lab("rampart", "rampart0", "10.77.0.0/24", DEFAULT_HOSTS, DEFAULT_STATE_DIR)
+    parts = [part.strip() for part in spec.split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise LabError(f"{LAB_ENV}={spec!r}: expected NAME,BRIDGE,SUBNET")
+    name, bridge, subnet = parts
+    try:
+        base = ipaddress.IPv4Network(subnet).network_address
+    except ValueError as exc:
+        raise LabError(f"{LAB_ENV}: {exc}") from exc
+    hosts = tuple(
+        (host, str(base + int(address.rsplit(".", 1)[1]))) for host, address in DEFAULT_HOSTS
+    )
+    return make_lab(name, bridge, subnet, hosts, DEFAULT_STATE_DIR)

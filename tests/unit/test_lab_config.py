@@ -108,3 +108,18 @@ def test_inventory_groups_follow_the_contract() -> None:
     }
     assert groups == {"edge": ["edge1"], "app": ["app1"], "db": ["db1"], "monitoring": ["mon1"]}
     assert sorted(children["docker_hosts"]["children"]) == ["app", "edge"]
+
+
+def test_lab_env_moves_the_default_lab(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAMPART_LAB", "rp1,rp10,10.79.1.0/24")
+    lab = default_lab()
+    assert (lab.name, lab.bridge) == ("rp1", "rp10")
+    assert str(lab.host("db1").address) == "10.79.1.13"
+    assert str(lab.host("edge1").address) == "10.79.1.11"
+
+
+@pytest.mark.parametrize("spec", ["rp1,rp10", "rp1,,10.79.1.0/24", "rp1,rp10,10.79.1.300/24"])
+def test_bad_lab_env_names_the_variable(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    monkeypatch.setenv("RAMPART_LAB", spec)
+    with pytest.raises(LabError, match="RAMPART_LAB"):
+        default_lab()
