@@ -10,6 +10,7 @@ Values are passed on as a plain dict (camelCase keys); the model parses and vali
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,8 +99,17 @@ def stack_file_config(stack: str, root: Path | None = None) -> dict[str, str]:
             # Secrets come from the secrets provider, never from stack config.
             raise ValidationError(shown, "encrypted config values are not used by Rampart; "
                                          "secrets come from the secrets provider", field=full)
-        encoded[full] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        encoded[full] = value if isinstance(value, str) else json.dumps(
+            value, sort_keys=True, default=_yaml_scalar)
     return encoded
+
+
+def _yaml_scalar(value: object) -> str:
+    """YAML reads an unquoted `2027-05-31` (a waiver's expiry) as a date; the engine passes
+    it on as the text that was written."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a config value")
 
 
 def _decode(raw: Any) -> Any:
