@@ -17,7 +17,10 @@ HOST_TIER = "host"  # tier of series describing a machine rather than a service
 
 # Exporters that speak for a data store which has no /metrics of its own. Their series
 # carry the data store's name as `service` so dashboards and alerts say "postgres".
-EXPORTED = {
+EXPORTED = ("postgres", "redis", "kafka", "elasticsearch")
+# Where to scrape an exporter the catalog does not deploy itself (an exporter run next to
+# the data store by other means), by data store: the setting holding its address.
+EXPORTER_ADDRESS_SETTING = {
     "postgres": "postgres_exporter_address",
     "redis": "redis_exporter_address",
 }
@@ -64,7 +67,7 @@ def scrape_targets(platform: Platform, settings: Settings) -> list[ScrapeTarget]
         targets.append(
             ScrapeTarget("traefik", "traefik", "platform", (settings.traefik_metrics_address,))
         )
-    for store, setting in EXPORTED.items():
+    for store, setting in EXPORTER_ADDRESS_SETTING.items():
         exporter = f"{store}-exporter"
         if store in names and exporter not in names:
             group = platform.service(store).group.value

@@ -59,7 +59,11 @@ DESIGN_TABLE: dict[str, tuple[Group, int, set[str]]] = {
     "api-gateway": (Group.EDGE, 4000, {"auth", "master-data", "workflow", "rules-engine"}),
 }
 PLATFORM_COMPONENTS = ["traefik", "prometheus", "alertmanager", "grafana", "node-exporter",
-                       "postgres-exporter", "redis-exporter", "pg-backup"]
+                       "postgres-exporter", "redis-exporter", "kafka-exporter",
+                       "elasticsearch-exporter", "pg-backup"]
+# Data stores without a Prometheus endpoint of their own, and the exporter speaking for each.
+EXPORTERS = {"postgres": "postgres-exporter", "redis": "redis-exporter",
+             "kafka": "kafka-exporter", "elasticsearch": "elasticsearch-exporter"}
 DATA_STORES = ["postgres", "redis", "kafka", "elasticsearch", "temporal", "minio", "rabbitmq",
                "eventstoredb"]
 APPS = [name for name, (group, _, _) in DESIGN_TABLE.items() if group is not Group.INFRA]
@@ -243,7 +247,36 @@ def test_postgres_is_backed_up(platform: Platform) -> None:
 def test_scrape_targets(platform: Platform) -> None:
     scraped = {s.name for s in platform.services if s.metrics_port}
     assert {"traefik", "prometheus", "alertmanager", "grafana", "node-exporter",
-            "postgres-exporter", "redis-exporter", *APPS} <= scraped
+            *EXPORTERS.values(), *APPS} <= scraped
+
+
+@pytest.mark.parametrize("store", sorted(EXPORTERS))
+def test_data_stores_without_metrics_have_an_exporter(platform: Platform, store: str) -> None:
+    exporter = svc(platform, EXPORTERS[store])
+    assert svc(platform, store).metrics_path is None, f"{store}: has its own metrics now"
+    assert store in exporter.depends_on, f"{exporter.name}: does not depend on {store}"
+    assert exporter.group is Group.PLATFORM and exporter.networks == (Network.BACKEND,)
+    assert exporter.metrics_path and exporter.metrics_port, exporter.name
+    assert exporter.resources.memory_limit <= 128 * MIB, f"{exporter.name}: sized like an app"
+    assert ":v" in exporter.image.ref and "@sha256:" in exporter.image.ref, exporter.image.ref
+
+
+def test_backup_metrics_reach_a_scraped_textfile_collector(platform: Platform) -> None:
+    """pg-backup runs, then sleeps for 6 h: its metrics go through node-exporter's textfile
+    collector, over a named volume pg-backup writes and node-exporter reads."""
+    backup, node = svc(platform, "pg-backup"), svc(platform, "node-exporter")
+    (flag,) = [a for a in node.command if a.startswith("--collector.textfile.directory=")]
+    directory = flag.split("=", 1)[1]
+    reads = {v.name: v for v in node.volumes if v.path == directory}
+    writes = {v.name: v for v in backup.volumes if v.path == directory}
+    assert reads.keys() == writes.keys() == {"backup-metrics"}
+    assert reads["backup-metrics"].read_only and not writes["backup-metrics"].read_only
+    script = " ".join(backup.command)
+    for metric in ("rampart_backup_last_success_timestamp_seconds",
+                   "rampart_backup_last_attempt_success"):
+        assert f'{metric}{{backup=\\"pg-backup\\"}}' in script, metric
+    assert f"{directory}/rampart_backup.prom" in script
+    assert 'mv "$out.tmp" "$out"' in script, "written beside and renamed into place"
 
 
 def test_edge_defaults_are_the_owners_figures(platform: Platform) -> None:
@@ -307,3 +340,46 @@ def test_pins_resolve_to_exact_references(platform: Platform) -> None:
     gateway = svc(platform, "api-gateway").image
     assert gateway.ref.startswith("registry.erp.example/erp/api-gateway:1.14.0@sha256:")
     assert all(":latest" not in s.image.ref for s in platform.services)
+
+
+def _run_backup_once(script: str, directory: str, tmp_path: Path, succeed: bool) -> dict:
+    """One pass of pg-backup's loop with a stand-in `pgbackrest` (exit 0 or 1), writing into
+    `tmp_path` instead of the volume; returns {series: value} of the file it leaves."""
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "pgbackrest"
+    stub.write_text(f"#!/bin/sh\nexit {0 if succeed else 1}\n")
+    stub.chmod(0o755)
+    one_pass = (script.replace(directory, str(tmp_path))
+                .replace("sleep 300", "sleep 0")  # the retry's back-off
+                .replace('sleep "$BACKUP_INTERVAL_S"', "exit 0"))  # stop after one pass
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "BACKUP_INTERVAL_S": "1"}
+    subprocess.run(["sh", "-c", one_pass], env=env, check=True, timeout=30)
+    series = {}
+    for line in (tmp_path / "rampart_backup.prom").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    assert not (tmp_path / "rampart_backup.prom.tmp").exists()
+    return series
+
+
+def test_backup_job_writes_its_metrics_and_keeps_the_last_success(platform: Platform,
+                                                                  tmp_path: Path) -> None:
+    backup, node = svc(platform, "pg-backup"), svc(platform, "node-exporter")
+    directory = next(a for a in node.command
+                     if a.startswith("--collector.textfile.directory=")).split("=", 1)[1]
+    script = backup.command[-1]
+    label = '{backup="pg-backup"}'
+    ok = _run_backup_once(script, directory, tmp_path, succeed=True)
+    assert ok[f"rampart_backup_last_attempt_success{label}"] == 1
+    last_ok = ok[f"rampart_backup_last_success_timestamp_seconds{label}"]
+    assert last_ok > 1.7e9
+    failed = _run_backup_once(script, directory, tmp_path, succeed=False)
+    assert failed[f"rampart_backup_last_attempt_success{label}"] == 0
+    # a failed run (after its retry) leaves the last success as it was: BackupTooOld counts on it
+    assert failed[f"rampart_backup_last_success_timestamp_seconds{label}"] == last_ok
+    assert failed[f"rampart_backup_last_attempt_timestamp_seconds{label}"] >= last_ok

@@ -200,6 +200,11 @@ def test_exporters_speak_for_their_data_store_and_hosts_are_a_tier() -> None:
         "infra",
     )
     assert by_job["redis-exporter"].service == "redis"
+    for store in ("kafka", "elasticsearch"):
+        exporter = by_job[f"{store}-exporter"]
+        assert (exporter.service, exporter.tier) == (store, "infra"), exporter
+    assert by_job["kafka-exporter"].addresses == ("kafka-exporter:9308",)
+    assert by_job["elasticsearch-exporter"].addresses == ("elasticsearch-exporter:9114",)
     assert by_job["node"].tier == "host"
     assert by_job["node"].addresses == tuple(f"10.77.0.{i}:9100" for i in range(11, 15))
     assert by_job["traefik"].addresses == ("traefik:8082",)
@@ -212,6 +217,8 @@ def test_exporters_and_traefik_added_when_the_catalog_lacks_them() -> None:
     assert by_job["redis-exporter"].addresses == ("redis-exporter:9121",)
     assert by_job["traefik"].addresses == ("traefik:8082",)
     assert "kafka" not in by_job, "a service without metrics must not be scraped"
+    # no default address for exporters the catalog does not deploy, except postgres/redis
+    assert "kafka-exporter" not in by_job
 
 
 def test_node_targets_are_configurable() -> None:
