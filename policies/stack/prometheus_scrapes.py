@@ -2,7 +2,13 @@
 
 A service counts as scraped when a scrape job is named after it, targets its host name, or
 relabels its series with `service: <name>` (an exporter scraping on its behalf, e.g.
-postgres-exporter)."""
+postgres-exporter).
+
+A batch job (a backup) has nothing to scrape between runs; Prometheus' own advice for such
+jobs is node_exporter's textfile collector. On Docker such a job counts as scraped when it
+mounts, writable, a volume that a scraped container mounts at the directory it passes to
+`--collector.textfile.directory`: the job's series then arrive with node_exporter's.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from policies.core import (
     get,
     parse_yaml,
 )
-from policies.stack.workloads import workloads
+from policies.stack.workloads import Workload, workloads
 
 MONITORS = (
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
@@ -62,6 +68,55 @@ def covered(jobs: Sequence[Mapping[str, Any]]) -> set[str]:
     return names
 
 
+TEXTFILE_FLAG = "--collector.textfile.directory"
+
+
+def _textfile_dirs(props: Mapping[str, Any]) -> list[str]:
+    """Directories a node_exporter container reads with its textfile collector."""
+    args = [str(a) for a in as_list(props.get("command"))]
+    dirs = []
+    for i, arg in enumerate(args):
+        if arg.startswith(TEXTFILE_FLAG + "="):
+            dirs.append(arg.split("=", 1)[1])
+        elif arg == TEXTFILE_FLAG and i + 1 < len(args):
+            dirs.append(args[i + 1])
+    return [d.rstrip("/") or "/" for d in dirs if d]
+
+
+def _named_volumes(props: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(volume name, container path, read-only) of every named volume a container mounts."""
+    for v in as_list(props.get("volumes")):
+        if isinstance(v, Mapping) and isinstance(v.get("volumeName"), str):
+            yield v["volumeName"], str(v.get("containerPath", "")), v.get("readOnly") is True
+    for m in as_list(props.get("mounts")):
+        if isinstance(m, Mapping) and m.get("type") == "volume" and isinstance(
+            m.get("source"), str
+        ):
+            yield m["source"], str(m.get("target", "")), m.get("readOnly") is True
+
+
+def textfile_writers(found: Sequence[Workload], scraped: set[str]) -> dict[str, str]:
+    """{service: the scraped exporter that exports what it writes} for Docker services that
+    write into a textfile-collector directory."""
+    readers: dict[str, str] = {}  # volume name -> reading exporter's service
+    for w in found:
+        if w.kubernetes or w.service not in scraped:
+            continue
+        dirs = _textfile_dirs(w.resource.props)
+        for volume, path, _ in _named_volumes(w.resource.props):
+            if path.rstrip("/") in dirs:
+                readers[volume] = w.service
+    writers: dict[str, str] = {}
+    for w in found:
+        if w.kubernetes:
+            continue
+        for volume, _, read_only in _named_volumes(w.resource.props):
+            reader = readers.get(volume)
+            if reader is not None and reader != w.service and not read_only:
+                writers[w.service] = reader
+    return writers
+
+
 def _k8s_monitored(
     res: Resource, pod_labels: Mapping[str, str], monitors: Sequence[Resource]
 ) -> bool:
@@ -86,6 +141,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
     monitors = [r for r in resources if r.type in MONITORS]
     jobs = scrape_configs(resources)
     scraped = covered(jobs)
+    scraped |= set(textfile_writers(found, scraped))
     docker = [w for w in found if not w.kubernetes]
     if docker and not jobs:
         # Blame the Prometheus container when there is one: its config is what is missing.
@@ -115,8 +171,9 @@ RULE = Rule(
     name="prometheus-scrapes-every-service",
     description="Every service is scraped by Prometheus (directly or through its exporter).",
     severity=Severity.MEDIUM,
-    remediation="Give the service a `metrics_path` in the catalog, or deploy its exporter "
-    "(e.g. postgres-exporter); infra/observability adds the scrape job.",
+    remediation="Give the service `metrics` in the catalog, or deploy its exporter (e.g. "
+    "postgres-exporter); infra/observability adds the scrape job. A batch job writes its "
+    "metrics into a volume node-exporter reads with `--collector.textfile.directory`.",
     check_stack=check,
     tags=("observability", "stack"),
 )

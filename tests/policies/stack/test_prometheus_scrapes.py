@@ -70,3 +70,70 @@ def test_waiver_override(harness):
 def test_missing_config_is_blamed_on_the_prometheus_container(harness):
     found = harness.stack(RULE, [svc("auth"), svc("prometheus")])
     assert len(found) == 1 and found[0].urn.endswith("::erp-prometheus-container")
+
+
+# --- batch jobs: metrics through node_exporter's textfile collector ---------------------------
+
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+
+
+def node_exporter(*command: str, read_only: bool = True) -> tuple[str, str, dict]:
+    kind, name, props = svc("node-exporter")
+    props["command"] = ["--path.procfs=/host/proc", *command]
+    props["volumes"] = [{"volumeName": "erp-backup-metrics", "containerPath": TEXTFILE_DIR,
+                         "readOnly": read_only}]
+    return kind, name, props
+
+
+def backup_job(read_only: bool = False, volume: str = "erp-backup-metrics") -> tuple:
+    kind, name, props = svc("pg-backup")
+    props["volumes"] = [{"volumeName": volume, "containerPath": "/metrics",
+                         "readOnly": read_only}]
+    return kind, name, props
+
+
+SCRAPES_NODE = {"scrape_configs": [*PROMETHEUS_YML["scrape_configs"], {
+    "job_name": "node-exporter", "static_configs": [{"targets": ["node-exporter:9100"]}]}]}
+FLAG = f"--collector.textfile.directory={TEXTFILE_DIR}"
+
+
+@pytest.mark.parametrize("command", [(FLAG,), ("--collector.textfile.directory", TEXTFILE_DIR),
+                                     (FLAG + "/",)])
+def test_batch_job_writing_into_a_scraped_textfile_collector_passes(harness, command):
+    stack = [svc("auth"), node_exporter(*command), backup_job(), prometheus(SCRAPES_NODE)]
+    assert harness.stack(RULE, stack) == []
+
+
+@pytest.mark.parametrize("case, stack", [
+    ("collector directory is another path", [
+        node_exporter("--collector.textfile.directory=/elsewhere"), backup_job()]),
+    ("no textfile collector", [node_exporter(), backup_job()]),
+    ("job mounts the volume read-only", [node_exporter(FLAG), backup_job(read_only=True)]),
+    ("job writes into another volume", [node_exporter(FLAG), backup_job(volume="erp-other")]),
+])
+def test_batch_job_not_delivered_to_a_textfile_collector_fails(harness, case, stack):
+    found = harness.stack(RULE, [svc("auth"), *stack, prometheus(SCRAPES_NODE)])
+    assert [v.message for v in found] == ["service pg-backup is not scraped by Prometheus"], case
+
+
+def test_textfile_collector_that_is_not_scraped_does_not_count(harness):
+    stack = [svc("auth"), node_exporter(FLAG), backup_job(), prometheus(PROMETHEUS_YML)]
+    found = sorted(v.message for v in harness.stack(RULE, stack))
+    assert found == ["service node-exporter is not scraped by Prometheus",
+                     "service pg-backup is not scraped by Prometheus"]
+
+
+def test_batch_job_without_volumes_property_fails(harness):
+    kind, name, props = backup_job()
+    del props["volumes"]
+    stack = [svc("auth"), node_exporter(FLAG), (kind, name, props), prometheus(SCRAPES_NODE)]
+    assert [v.message for v in harness.stack(RULE, stack)] == [
+        "service pg-backup is not scraped by Prometheus"]
+
+
+def test_docker_mounts_form_counts_too(harness):
+    kind, name, props = backup_job()
+    del props["volumes"]
+    props["mounts"] = [{"type": "volume", "source": "erp-backup-metrics", "target": "/metrics"}]
+    stack = [svc("auth"), node_exporter(FLAG), (kind, name, props), prometheus(SCRAPES_NODE)]
+    assert harness.stack(RULE, stack) == []
