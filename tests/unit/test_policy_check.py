@@ -318,25 +318,12 @@ def test_cli_refuses_unknown_format_and_unrenderable_stack(monkeypatch):
 
 
 # --- the real stacks --------------------------------------------------------------------------
+#
+# The committed stacks must pass as shipped: no mandatory violation, judged on today's date, so
+# a waiver that has expired fails this test until someone re-reads its reason and renews or
+# removes it. Exceptions live in the stack files (rampart:policyWaivers), never here.
 
-# Mandatory findings on the committed stacks, each with the reason it is still there. The test
-# fails on any finding not listed here, so a regression in the program or the catalog cannot
-# slip through; remove an entry when its cause is fixed.
-KNOWN: dict[tuple[str, str], str] = {
-    ("no-host-mounts", "erp-node-exporter-container"):
-        "node-exporter reads the host's /, /proc and /sys by design: needs a waiver in the "
-        "stack config (rampart:policyWaivers) or to run on the host (Ansible role) instead",
-    **{("prometheus-scrapes-every-service", f"erp-{svc}-container"):
-       "no metrics endpoint and no exporter in the catalog yet (kafka, elasticsearch); the "
-       "backup job exposes no metrics (backup age needs an exporter or textfile metric)"
-       for svc in ("elasticsearch", "kafka", "pg-backup")},
-}
-
-
-def _undocumented(report: pc.Report) -> list[str]:
-    return [f"{i.rule.name} {i.resource}: {i.outcome.message} [{i.location.file}:"
-            f"{i.location.line}]" for i in report.mandatory
-            if (i.rule.name, i.resource) not in KNOWN]
+WAIVER_IDS = {"node-exporter-host-paths"}
 
 
 def _sarif_points_into_the_repo(report: pc.Report) -> None:
@@ -352,32 +339,44 @@ def dev_report(dev_recording) -> pc.Report:
     return pc.check_stack("dev", ROOT, record=lambda s, root: dev_recording)
 
 
-def test_dev_stack_mandatory_findings_are_all_documented(dev_report):
-    assert dev_report.resources > 100
-    unexplained = _undocumented(dev_report)
-    assert not unexplained, "stack dev: undocumented mandatory findings:\n" + \
-        "\n".join(unexplained)
+@pytest.fixture(scope="module")
+def prod_report(prod_recording) -> pc.Report:
+    return pc.check_stack("prod", ROOT, record=lambda s, root: prod_recording)
 
 
-def test_dev_stack_sarif_is_valid_and_points_into_the_repo(dev_report):
-    _sarif_points_into_the_repo(dev_report)
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stack_has_no_mandatory_violation(request, stack):
+    report: pc.Report = request.getfixturevalue(f"{stack}_report")
+    assert report.resources > 100
+    found = [f"{i.rule.name} {i.resource}: {i.outcome.message} [{i.location.file}:"
+             f"{i.location.line}]" for i in report.mandatory]
+    assert not found, f"Pulumi.{stack}.yaml: mandatory violations:\n" + "\n".join(found)
+    assert report.exit_code == 0
 
 
-def test_prod_stack_is_checked_or_refused_for_a_documented_reason():
-    """Prod sets requireDigests; the model refuses to build while a pin lacks its digest
-    (versions.yaml says which and why), so the offline check exits 2 naming the pin. Once
-    every pin has a digest the same expectations as dev apply."""
-    from infra.model.errors import ValidationError
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stack_waivers_are_in_force_and_used(request, stack):
+    report: pc.Report = request.getfixturevalue(f"{stack}_report")
+    rows = {r["id"]: r for r in report.waiver_rows()}
+    assert set(rows) == WAIVER_IDS, f"Pulumi.{stack}.yaml: waivers {sorted(rows)}"
+    for row in rows.values():
+        assert row["status"] == "active" and row["matched"], row
+        assert row["reason"] and row["line"], row
+    waived = {(i.rule.name, i.service) for i in report.waived}
+    assert waived == {("no-host-mounts", "node-exporter")}, waived
 
-    try:
-        report = pc.check_stack("prod", ROOT)
-    except ValidationError as exc:
-        assert "versions.yaml" in str(exc) and "has no digest" in str(exc), str(exc)
-        return
-    unexplained = _undocumented(report)
-    assert not unexplained, "stack prod: undocumented mandatory findings:\n" + \
-        "\n".join(unexplained)
-    _sarif_points_into_the_repo(report)
+
+@pytest.mark.parametrize("fmt", pc.FORMATS)
+def test_every_report_format_lists_the_waivers(dev_report, fmt):
+    text = pc.render(dev_report, fmt)
+    for waiver_id in WAIVER_IDS:
+        assert waiver_id in text, f"{fmt}: waiver {waiver_id} not listed"
+    assert "2027-05-31" in text, f"{fmt}: expiry not shown"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stack_sarif_is_valid_and_points_into_the_repo(request, stack):
+    _sarif_points_into_the_repo(request.getfixturevalue(f"{stack}_report"))
 
 
 def test_pack_evaluates_the_dev_stack_quickly(dev_recording):
@@ -414,6 +413,17 @@ def _edit_upload(props: dict, suffix: str, edit) -> None:
 
 def _first_public_router(doc: dict) -> dict:
     return doc["http"]["routers"]["api-gateway"]
+
+
+def _drop_scrape_job(doc: dict, job: str) -> None:
+    before = len(doc["scrape_configs"])
+    doc["scrape_configs"] = [j for j in doc["scrape_configs"] if j["job_name"] != job]
+    assert len(doc["scrape_configs"]) == before - 1, f"no scrape job {job}"
+
+
+def _drop_first_runbook(doc: dict) -> None:
+    alert = next(r for g in doc["groups"] for r in g["rules"] if "alert" in r)
+    del alert["annotations"]["runbook_url"]
 
 
 MUTATIONS: dict[str, tuple[str, Any]] = {
@@ -456,6 +466,10 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
     "traefik-cors-not-wildcard": ("erp-traefik-container", lambda p: _edit_upload(
         p, "edge.yml", lambda d: d["http"]["middlewares"]["cors"]["headers"].update(
             accessControlAllowOriginList=["*"]))),
+    "prometheus-scrapes-every-service": ("erp-prometheus-container", lambda p: _edit_upload(
+        p, "prometheus.yml", lambda d: _drop_scrape_job(d, "kafka-exporter"))),
+    "alert-rules-have-runbook": ("erp-prometheus-container", lambda p: _edit_upload(
+        p, "data.rules.yml", _drop_first_runbook)),
 }
 
 
@@ -469,15 +483,17 @@ def dev_baseline(dev_recording) -> tuple[list[Resource], pc.Report]:
     return resources, _dev_report(resources, dev_recording)
 
 
-def _dev_report(resources: list[Resource], recording, **settings: Any) -> pc.Report:
+def _dev_report(resources: list[Resource], recording, values: dict | None = None,
+                catalog: Path | None = None, **settings: Any) -> pc.Report:
     stack_path = ROOT / "Pulumi.dev.yaml"
-    values = stack_config.stack_file_config("dev", ROOT)
-    stack_settings = from_config_values(values, stack="dev", today=TODAY)
+    values = values if values is not None else stack_config.stack_file_config("dev", ROOT)
+    stack_settings = from_config_values(values, stack="dev", today=TODAY,
+                                        waiver_lines=waiver_lines(stack_path.read_text()))
     if settings:
         import dataclasses
 
         stack_settings = dataclasses.replace(stack_settings, **settings)
-    catalog = pc._catalog_path(values, ROOT)
+    catalog = catalog or pc._catalog_path(values, ROOT)
     locator = pc.Locator(ROOT, catalog, stack_path, stack_settings.waivers)
     return pc.build_report(pc.evaluate(resources, stack_settings), stack_settings,
                            locator=locator, resources=len(resources), seconds=0.0,
@@ -513,11 +529,155 @@ def test_a_targeted_change_fires_exactly_that_rule(dev_recording, dev_baseline, 
 
 
 def test_require_digests_fires_only_image_digest_required(dev_recording, dev_baseline):
+    """Config (requireDigests) plus a pin without its digest: what prod refuses to build."""
+    import copy
+
     resources, baseline = dev_baseline
-    report = _dev_report(resources, dev_recording, require_digests=True)
+    assert _findings(_dev_report(resources, dev_recording, require_digests=True)) == \
+        _findings(baseline), "every dev pin carries a digest"
+    target = "erp-auth-image"
+    mutated = []
+    for r in resources:
+        if r.name == target:
+            props = copy.deepcopy(dict(r.props))
+            props["name"] = props["name"].split("@", 1)[0]
+            r = Resource(r.type, r.name, r.urn, Plain(props))
+        mutated.append(r)
+    report = _dev_report(mutated, dev_recording, require_digests=True)
     new = _findings(report) - _findings(baseline)
-    # Dev pins carry digests where versions.yaml has one; the rest must be named.
-    assert {name for name, _, _ in new} <= {"image-digest-required"}, sorted(new)
-    for item in report.violations:
-        if item.rule.name == "image-digest-required":
-            assert item.location.file == "infra/catalog/versions.yaml", item.location
+    assert {(rule, res) for rule, res, _ in new} == {("image-digest-required", target)}, new
+    (item,) = [i for i in report.violations if i.rule.name == "image-digest-required"]
+    assert item.location.file == "infra/catalog/versions.yaml", item.location
+    versions = (ROOT / item.location.file).read_text().splitlines()
+    assert versions[item.location.line - 1].strip() == "erp-auth:", item.location
+
+
+# --- mutations of the dev stack's config (Pulumi.dev.yaml) ------------------------------------
+#
+# Waivers and their expiry change the verdict without changing a single resource.
+
+
+def _with_waivers(values: dict, *extra: dict) -> dict:
+    waivers = json.loads(values["rampart:policyWaivers"]) + list(extra)
+    return {**values, "rampart:policyWaivers": json.dumps(waivers)}
+
+
+def test_config_invalid_waiver_fires_policy_waivers_valid(dev_recording, dev_baseline):
+    resources, baseline = dev_baseline
+    values = _with_waivers(stack_config.stack_file_config("dev", ROOT), {
+        "id": "typo", "rule": "no-host-mount", "resource": "node-exporter",
+        "reason": "misspelt rule", "expires": "2027-01-31"})
+    report = _dev_report(resources, dev_recording, values=values)
+    new = _findings(report) - _findings(baseline)
+    assert {rule for rule, _, _ in new} == {"policy-waivers-valid"}, sorted(new)
+    (item,) = [i for i in report.mandatory if i.rule.name == "policy-waivers-valid"]
+    assert "no-host-mount" in item.outcome.message
+    assert item.location.file == "Pulumi.dev.yaml", item.location
+
+
+def test_config_expired_waiver_brings_its_rule_back_at_the_waiver_line(dev_recording,
+                                                                      dev_baseline):
+    resources, baseline = dev_baseline
+    report = _dev_report(resources, dev_recording, today=dt.date(2027, 6, 1))
+    new = _findings(report) - _findings(baseline)
+    assert {rule for rule, _, _ in new} == {"no-host-mounts"}, sorted(new)
+    items = [i for i in report.mandatory if i.rule.name == "no-host-mounts"]
+    assert {i.resource for i in items} == {"erp-node-exporter-container"}
+    stack_lines = (ROOT / "Pulumi.dev.yaml").read_text().splitlines()
+    for item in items:
+        assert item.outcome.status == "waiver-expired"
+        assert item.location.file == "Pulumi.dev.yaml"
+        assert stack_lines[item.location.line - 1].strip() == "- id: node-exporter-host-paths"
+    assert report.exit_code == 1
+
+
+# --- mutations of the dev catalog (infra/catalog/erp.yaml), rendered again --------------------
+#
+# One edit to a copy of the catalog, the real program rendered with it, the pack run over the
+# result: exactly the matching rule fires, on the edited service, at a line inside that
+# service's entry of the edited catalog. These are the changes the model accepts (it refuses
+# most others first: a literal secret, `latest`, `*` CORS, ...).
+
+CATALOG_MUTATIONS: dict[str, tuple[str, str, str, str]] = {
+    # rule: (service, text after which to insert (or to remove when insert is ""), insert,
+    #        resource expected to be named)
+    "no-host-mounts": (
+        "auth", "    group: core\n    image: erp-auth\n",
+        "    volumes:\n      docker-sock: {path: /var/run/docker.sock,"
+        " host_path: /var/run/docker.sock}\n", "erp-auth-container"),
+    "capabilities-dropped": (
+        "auth", "    group: core\n    image: erp-auth\n", "    cap_add: [NET_RAW]\n",
+        "erp-auth-container"),
+    "read-only-root-with-writable-paths": (
+        "auth", "    group: core\n    image: erp-auth\n",
+        "    writable_root: the image compiles templates under /app at start\n",
+        "erp-auth-container"),
+    "health-check-defined": (
+        "kafka-exporter", "    health:\n      ready: /  # the landing page; the exporter "
+        "exits at start when Kafka is unreachable\n", "", "erp-kafka-exporter-container"),
+    "prometheus-scrapes-every-service": (
+        "kafka-exporter", "    command: [--kafka.server=kafka:9093]\n    metrics: {path: "
+        "/metrics}\n", "    command: [--kafka.server=kafka:9093]\n",
+        "erp-kafka-exporter-container"),
+}
+
+
+def _mutated_catalog(tmp_path: Path, anchor: str, insert: str) -> Path:
+    import shutil
+
+    source = ROOT / "infra" / "catalog"
+    text = (source / "erp.yaml").read_text(encoding="utf-8")
+    assert text.count(anchor) == 1, f"erp.yaml: anchor not unique: {anchor!r}"
+    if insert and anchor.startswith("    command:"):
+        text = text.replace(anchor, insert)  # a replacement: the anchor minus a key
+    elif insert:
+        text = text.replace(anchor, anchor + insert)
+    else:
+        text = text.replace(anchor, "")
+    shutil.copy(source / "versions.yaml", tmp_path / "versions.yaml")
+    (tmp_path / "erp.yaml").write_text(text, encoding="utf-8")
+    return tmp_path / "erp.yaml"
+
+
+@pytest.mark.parametrize("rule", sorted(CATALOG_MUTATIONS))
+def test_a_catalog_change_fires_exactly_that_rule(dev_baseline, tmp_path, rule):
+    from infra.render import record_stack
+
+    service, anchor, insert, resource = CATALOG_MUTATIONS[rule]
+    catalog = _mutated_catalog(tmp_path, anchor, insert)
+    recording = record_stack("dev", ROOT, overrides={"catalog": str(catalog)})
+    report = _dev_report(pc.resources_of(recording), recording, catalog=catalog)
+    new = _findings(report) - _findings(dev_baseline[1])
+    assert {name for name, _, _ in new} == {rule}, sorted(new)
+    items = [i for i in report.violations if (i.rule.name, i.resource, i.outcome.message) in new]
+    assert resource in {i.resource for i in items}, sorted(new)
+    assert service in {i.service for i in items}
+    lines = catalog.read_text(encoding="utf-8").splitlines()
+    for item in items:
+        # each finding points into the entry of the service it names
+        assert Path(item.location.file) == catalog, item.location
+        assert item.service, item
+        start = lines.index(f"  {item.service}:")
+        end = next((n for n in range(start + 1, len(lines))
+                    if lines[n].startswith("  ") and not lines[n].startswith("   ")
+                    and not lines[n].lstrip().startswith("#")), len(lines))
+        assert start < item.location.line <= end, (item.location, item.service)
+
+
+# Rules no change to the dev stack can fire, and where each is tested instead.
+NOT_ON_THE_DEV_STACK = {
+    "run-as-non-root": "Kubernetes only; tests/policies/isolation/test_run_as_non_root.py",
+    "namespace-default-deny": "Kubernetes only; tests/policies/stack/test_default_deny.py",
+    "replicated-workloads-have-pdb": "Kubernetes only; tests/policies/stack/test_pdb.py",
+    "policy-waivers-in-force": "informational (lists waivers under `pulumi preview`); offline "
+                               "reports list waivers instead, see "
+                               "test_every_report_format_lists_the_waivers",
+}
+
+
+def test_every_rule_has_a_dev_stack_mutation_or_a_reason():
+    from policies import registry
+
+    mutated = {*MUTATIONS, *CATALOG_MUTATIONS, "image-digest-required", "policy-waivers-valid"}
+    assert registry.rule_names() - mutated == set(NOT_ON_THE_DEV_STACK)
+    assert not mutated - registry.rule_names(), "mutation for a rule the pack does not have"
