@@ -18,6 +18,7 @@ written with sorted keys in URN order, so the same stack renders byte-identicall
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pulumi.runtime.config as runtime_config
 import pulumi.runtime.settings as runtime_settings
 import yaml
@@ -199,8 +201,12 @@ class RecordingMonitor(mocks.MockMonitor):
 def run_program(program: Callable[[], Any], *, stack: str,
                 config: Mapping[str, str] | None = None,
                 secrets: secrets_provider.SecretsProvider | None = None,
-                project: str = PROJECT) -> Recording:
-    """Run `program` under the recording engine with the given engine-form config."""
+                project: str = PROJECT, stack_secrets: bool = False) -> Recording:
+    """Run `program` under the recording engine with the given engine-form config.
+
+    Secrets come from `secrets`, else the render stand-in; with `stack_secrets` the program
+    picks its own provider as under `pulumi up` (Vault: every secret read and checked before
+    the first resource), and the recording still shows only `[secret]`."""
     recording = Recording(project=project, stack=stack)
     mock = RecordingMocks()
     # A fresh root stack, config and RPC state for every run (tests render many times).
@@ -215,9 +221,17 @@ def run_program(program: Callable[[], Any], *, stack: str,
     # resources). The run is short and bounded; the collector resumes when it ends.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    provider = None if stack_secrets else secrets or secrets_provider.RenderSecretsProvider()
     try:
-        with secrets_provider.override(secrets or secrets_provider.RenderSecretsProvider()):
+        with contextlib.nullcontext() if provider is None else \
+                secrets_provider.override(provider):
             _sync_await(run_pulumi_func(program))
+    except pulumi.RunError as exc:
+        # The program turns a refusal into the SDK's clean-exit error for `pulumi up`; here
+        # the original (ValidationError, SecretsError, ...) is what callers handle.
+        if isinstance(exc.__cause__, Exception):
+            raise exc.__cause__ from None
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -225,10 +239,13 @@ def run_program(program: Callable[[], Any], *, stack: str,
 
 
 def record_stack(stack: str, root: Path | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> Recording:
+                 overrides: Mapping[str, Any] | None = None, *,
+                 vault: bool = False) -> Recording:
     """Run the project's `__main__.py` for `stack` with `Pulumi.<stack>.yaml` as config.
 
-    `overrides` replace `rampart:` settings (benchmarks point `catalog` elsewhere)."""
+    `overrides` replace `rampart:` settings (benchmarks point `catalog` elsewhere). With
+    `vault` the program reads and checks the stack's secrets from Vault exactly as a deploy
+    does (values still recorded as `[secret]`); otherwise Vault is never contacted."""
     root = root or stack_config.project_dir()
     engine_config = stack_config.stack_file_config(stack, root)
     for key, value in (overrides or {}).items():
@@ -239,7 +256,7 @@ def record_stack(stack: str, root: Path | None = None,
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    return run_program(run, stack=stack, config=engine_config)
+    return run_program(run, stack=stack, config=engine_config, stack_secrets=vault)
 
 
 def _type_dir(type_: str) -> str:

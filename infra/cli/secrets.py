@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from infra.model.errors import ValidationError
+from infra.model.types import DUAL_VERSION_KINDS
 from infra.secrets.bootstrap import DEFAULT_MAX_VERSIONS, bootstrap
 from infra.secrets.check import check
 from infra.secrets.errors import SecretsError
@@ -182,8 +183,9 @@ def rotate_cmd(
         int | None, typer.Option(help="Also set the versions kept for this secret (>= 2).")
     ] = None,
 ) -> None:
-    """Write a new version. The previous one stays readable and is delivered as
-    `<name>_previous` until the next rotation; concurrent rotations fail, never overwrite."""
+    """Write a new version. The previous one stays readable; for signing keys and peppers it
+    is delivered as `<name>_previous` until the next rotation. Concurrent rotations fail,
+    never overwrite."""
 
     def go() -> None:
         validate_stack(stack)
@@ -193,12 +195,14 @@ def rotate_cmd(
         vault = _vault(addr, mount, allow_insecure_http, config)
         result = rotate(vault, stack, spec, specs=specs, expected_version=expect_version,
                         max_versions=max_versions)
-        typer.echo(
-            f"rotated {spec.label} ({vault.mount}/{result.path}): version "
-            f"{result.previous_version} -> {result.new_version}; version "
-            f"{result.previous_version} is delivered as {spec.key}_previous until the next "
-            "rotation (redeploy to deliver the new value)"
-        )
+        if spec.kind in DUAL_VERSION_KINDS:
+            kept = (f"version {result.previous_version} is delivered as {spec.key}_previous "
+                    "until the next rotation (redeploy to deliver the new value)")
+        else:
+            kept = (f"version {result.previous_version} stays readable in Vault; redeploy "
+                    f"{', '.join(spec.consumers)} together to switch to the new value")
+        typer.echo(f"rotated {spec.label} ({vault.mount}/{result.path}): version "
+                   f"{result.previous_version} -> {result.new_version}; {kept}")
         for path in result.also:
             typer.echo(f"rotated with it (same TLS set): {vault.mount}/{path}")
 

@@ -40,6 +40,13 @@ class SecretKind(enum.StrEnum):
     TLS_KEY = "tls-key"
 
 
+# Kinds a service verifies with (token signatures, the password-hash pepper): right after a
+# rotation, values made with the previous version must still verify, so targets deliver the
+# previous version next to the current one. The other kinds are credentials a service
+# presents; an old one is useless to it, and a data store's password changes with its clients.
+DUAL_VERSION_KINDS = frozenset({SecretKind.JWT_SIGNING_KEY, SecretKind.PEPPER})
+
+
 @dataclass(frozen=True)
 class Image:
     """An image pinned to an exact version, optionally to a digest."""
@@ -107,6 +114,11 @@ class SecretRef:
     # env var that tells the app where the file is (e.g. POSTGRES_PASSWORD_FILE)
     env: str | None = None
     shared_from: str | None = None  # owning service when several services use one secret
+
+    @property
+    def delivers_previous(self) -> bool:
+        """True when targets also deliver the version before the last rotation."""
+        return self.kind in DUAL_VERSION_KINDS
 
 
 @dataclass(frozen=True)

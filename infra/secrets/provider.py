@@ -2,62 +2,36 @@
 
 Targets ask a `SecretsProvider` for `(service, name)` and receive a `pulumi.Output.secret`,
 which they deliver as a file; the value never enters the model, the code, the catalog or a
-stack file. `EnvSecretsProvider` is the placeholder until the Vault-backed provider lands: it
-reads `RAMPART_SECRET_<NAME>` from the environment of `pulumi up`. `RenderSecretsProvider`
-stands in during `rampart render`, where no secret exists and the recording shows `[secret]`.
+stack file. A deploy reads every value from Vault (`infra/secrets/vault_provider.py`), which
+checks them all before the program declares a single resource. `RenderSecretsProvider`
+stands in during `rampart render`, where no secret is read and the recording shows `[secret]`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pulumi
 
+from infra.secrets.errors import SecretsError, VaultAccessError
+
 if TYPE_CHECKING:
     from infra.model.types import Platform
 
-ENV_PREFIX = "RAMPART_SECRET_"
 PREVIOUS_SUFFIX = "_previous"  # `<NAME>_previous`: the version before the last rotation
 
-
-class MissingSecretError(RuntimeError):
-    """A secret the platform needs has no usable value. Names the secret, never a value."""
+# What a program run raises when secrets stop it (Vault unusable, a secret missing or weak);
+# the CLIs catch it by this name. The message names the secret or address, never a value.
+MissingSecretError = SecretsError
 
 
 class SecretsProvider(Protocol):
     def get(self, service: str, name: str) -> pulumi.Output[str]:
         """The secret `name` owned by `service`, wrapped with `pulumi.Output.secret`."""
         ...
-
-
-def env_var(name: str) -> str:
-    """`JWT_SECRET` -> `RAMPART_SECRET_JWT_SECRET` (non-alphanumerics become `_`)."""
-    return ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", name.upper())
-
-
-class EnvSecretsProvider:
-    """Placeholder provider: one environment variable per secret name."""
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = os.environ if environ is None else environ
-
-    def get(self, service: str, name: str) -> pulumi.Output[str]:
-        var = env_var(name)
-        value = self._environ.get(var)
-        if value is None and name.lower().endswith(PREVIOUS_SUFFIX):
-            # Never rotated: the previous version is the current one (as the Vault provider).
-            return self.get(service, name[: -len(PREVIOUS_SUFFIX)])
-        if value is None or not value.strip():
-            state = "is not set" if value is None else "is empty"
-            raise MissingSecretError(
-                f"secret {name} (service '{service}') {state}: export {var} before deploying "
-                "(or use the Vault provider)"
-            )
-        return pulumi.Output.secret(value)
 
 
 class RenderSecretsProvider:
@@ -72,24 +46,23 @@ class RenderSecretsProvider:
 _active: SecretsProvider | None = None
 
 
-def active() -> SecretsProvider:
-    """The override (render, tests) if one is set, else the environment placeholder."""
-    return _active if _active is not None else EnvSecretsProvider()
-
-
 def for_stack(platform: Platform, stack: str, settings: Mapping[str, Any]) -> SecretsProvider:
-    """The provider a deploy of `stack` uses.
+    """The provider a deploy of `stack` uses: always Vault.
 
-    An override wins (the offline render never touches Vault); a stack that names its Vault
-    (`rampart:vaultAddr`) gets the Vault provider, loaded and checked before any resource is
-    declared; otherwise the `RAMPART_SECRET_<NAME>` placeholder."""
+    An override wins (the offline render never touches Vault). Otherwise the Vault provider,
+    at the stack's `rampart:vaultAddr` or else `VAULT_ADDR` (the dev stack names no address:
+    the operator's, or the demo's dev server, is in the environment), loaded and checked
+    before any resource is declared. No address at all is refused: secrets come only from
+    Vault."""
     if _active is not None:
         return _active
-    if settings.get("vaultAddr"):
-        from infra.secrets.vault_provider import from_stack_settings
+    if not settings.get("vaultAddr") and not os.environ.get("VAULT_ADDR"):
+        raise VaultAccessError(
+            f"stack {stack}: no Vault address: set rampart:vaultAddr in Pulumi.{stack}.yaml "
+            "or export VAULT_ADDR (secrets come only from Vault; docs/secrets.md)")
+    from infra.secrets.vault_provider import from_stack_settings
 
-        return from_stack_settings(platform, stack, settings)
-    return EnvSecretsProvider()
+    return from_stack_settings(platform, stack, settings)
 
 
 @contextmanager

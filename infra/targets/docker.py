@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import traefik
-from infra.model.types import Network, Platform, SecretKind, SecretRef, Service, Volume
+from infra.model.types import Network, Platform, SecretRef, Service, Volume
 from infra.secrets.provider import SecretsProvider
 
 MIB = 1024**2
@@ -86,8 +86,9 @@ def previous_env(ref: SecretRef) -> str | None:
 def secret_uploads(svc: Service, secrets: SecretsProvider) -> list[Upload]:
     """Each declared secret as a file at the path the model chose, value from the provider.
 
-    Signing keys also get `<file>_previous` (the version before the last rotation, or the
-    current one if never rotated) so tokens signed just before a rotation stay valid."""
+    Secrets the model marks `delivers_previous` (signing keys, the pepper) also get
+    `<file>_previous` (the version before the last rotation, or the current one if never
+    rotated) so tokens signed just before a rotation stay valid."""
     uid, gid = _user_ids(svc)
     mode = MODE_OWNER_ONLY if uid is not None else MODE_ALL_READ
     uploads = []
@@ -95,7 +96,7 @@ def secret_uploads(svc: Service, secrets: SecretsProvider) -> list[Upload]:
         owner = ref.shared_from or svc.name
         uploads.append(Upload(path=ref.file, content=secrets.get(owner, ref.name), mode=mode,
                               secret=True, owner=uid, group=gid))
-        if ref.kind is SecretKind.JWT_SIGNING_KEY:
+        if ref.delivers_previous:
             uploads.append(Upload(path=previous_file(ref),
                                   content=secrets.get(owner, ref.name + PREVIOUS_SUFFIX),
                                   mode=mode, secret=True, owner=uid, group=gid))
@@ -109,7 +110,7 @@ def secret_env(refs: Sequence[SecretRef]) -> list[str]:
         if ref.env:
             envs.append(f"{ref.env}={ref.file}")
             previous = previous_env(ref)
-            if ref.kind is SecretKind.JWT_SIGNING_KEY and previous:
+            if ref.delivers_previous and previous:
                 envs.append(f"{previous}={previous_file(ref)}")
     return envs
 
@@ -239,12 +240,19 @@ class ServiceContainer(pulumi.ComponentResource):
 
 
 def _volume_owner_init(name: str, svc: Service, volume: docker.Volume, path: str,
-                       opts: pulumi.ResourceOptions) -> docker.Container:
-    """A one-shot container that hands a fresh volume to the service's user (mode 0700).
+                       opts: pulumi.ResourceOptions,
+                       private_file: str | None = None) -> docker.Container:
+    """A one-shot container that hands a fresh volume to the service's user (mode 0700) and,
+    if given, creates `private_file` on it with mode 0600 (existing content is kept).
 
     It runs the service's own pinned image as root with only CHOWN and FOWNER, no network,
     a read-only root and the service's log limits, exits, and is not restarted."""
     uid, gid = _user_ids(svc)
+    owner = f"{uid}:{gid}" if uid is not None else "0:0"
+    script = f"chown {owner} {path} && chmod 0700 {path}"
+    if private_file is not None:
+        script += (f" && touch {private_file} && chown {owner} {private_file}"
+                   f" && chmod 0600 {private_file}")
     image = docker.RemoteImage(f"{name}-image", name=svc.image.ref, keep_locally=True,
                                opts=opts)
     return docker.Container(
@@ -253,7 +261,7 @@ def _volume_owner_init(name: str, svc: Service, volume: docker.Volume, path: str
         image=image.image_id,
         user="0:0",
         entrypoints=["/bin/sh", "-c"],
-        command=[f"chown {uid}:{gid} {path} && chmod 0700 {path}"],
+        command=[script],
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN", "FOWNER"]),
         security_opts=["no-new-privileges:true"],
         read_only=True,
@@ -371,12 +379,14 @@ class DockerPlatform(pulumi.ComponentResource):
 
         # The ACME store lives on a fresh volume the Traefik image has no directory for, so
         # Docker creates it root-owned and an unprivileged Traefik could not write acme.json.
+        # The init hands the directory to Traefik's user and creates acme.json with mode 0600
+        # before Traefik starts (Traefik refuses a store readable by others).
         edge_after: list[docker.Container] = []
-        if platform.edge.tls_mode == "acme" and uid is not None:
+        if platform.edge.tls_mode == "acme":
             store = traefik.acme_volume(platform)
             edge_after.append(_volume_owner_init(
                 f"{name}-{traefik.SERVICE}-acme-init", proxy, self.volumes[store.name],
-                store.path, opts=child))
+                store.path, opts=child, private_file=traefik.acme_storage(platform)))
 
         names = {s.name for s in platform.services}
         for service, files in (*args.config_files.items(), *args.secret_files.items()):

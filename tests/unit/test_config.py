@@ -143,13 +143,23 @@ def test_vault_settings_are_kept_apart_from_the_model(tmp_path):
 
 def test_provider_for_a_stack(monkeypatch, small):
     from infra.secrets import provider, vault_provider
+    from infra.secrets.errors import VaultAccessError
 
-    assert isinstance(provider.for_stack(small, "dev", {}), provider.EnvSecretsProvider)
+    # Secrets come only from Vault: no address anywhere is refused, naming where to set one.
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    with pytest.raises(VaultAccessError, match=r"stack dev: no Vault address: set "
+                                               r"rampart:vaultAddr in Pulumi\.dev\.yaml"):
+        provider.for_stack(small, "dev", {})
     calls = []
     monkeypatch.setattr(vault_provider, "from_stack_settings",
                         lambda platform, stack, settings: calls.append((stack, settings)) or "v")
     assert provider.for_stack(small, "prod", {"vaultAddr": "https://v:8200"}) == "v"
     assert calls == [("prod", {"vaultAddr": "https://v:8200"})]
+    # A stack without rampart:vaultAddr (dev) reads the Vault of the environment.
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:8200")
+    assert provider.for_stack(small, "dev", {}) == "v"
+    assert calls[-1] == ("dev", {})
+    calls.pop()
     with provider.override(provider.RenderSecretsProvider()) as render:
         assert provider.for_stack(small, "prod", {"vaultAddr": "https://v:8200"}) is render
     assert len(calls) == 1, "the render must never reach Vault"

@@ -85,11 +85,27 @@ def test_metrics_on_internal_entrypoint_not_published(static, dev_recording, dev
 def test_only_the_file_provider(static, dev_recording):
     # Routers come from the uploaded file; no Docker provider, so no Docker socket mount.
     assert set(static["providers"]) == {"file"}
+    # The file provider reads exactly the dynamic file uploaded into the container, which is
+    # where the TLS options live (Docker labels cannot carry them).
+    assert static["providers"]["file"]["filename"] == traefik.DYNAMIC_PATH
+    uploaded = _uploads(dev_recording)
+    assert traefik.DYNAMIC_PATH in uploaded and traefik.STATIC_PATH in uploaded
+    assert "options" in yaml.safe_load(uploaded[traefik.DYNAMIC_PATH]["content"])["tls"]
+    labels = dev_recording.get(CONTAINER, "erp-traefik-container").inputs.get("labels", [])
+    assert not [x for x in labels if x["label"].startswith("traefik.")], "Docker-label config"
     volumes = dev_recording.get(CONTAINER, "erp-traefik-container").inputs.get("volumes", [])
     assert all("docker.sock" not in str(v) for v in volumes)
 
 
 # -- TLS -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_tls_options_minimum_1_2_and_sni_strict(stack, dev_recording, prod_recording):
+    rec = dev_recording if stack == "dev" else prod_recording
+    options = dynamic_of(rec)["tls"]["options"]["default"]
+    assert options["minVersion"] == "VersionTLS12" and options["sniStrict"] is True
+    assert set(options["cipherSuites"]) == set(traefik.TLS12_CIPHER_SUITES)
 
 
 def test_tls_options(dynamic):
@@ -139,7 +155,11 @@ def test_acme_store_is_handed_to_the_traefik_user_first(acme_recording, dev_plat
     edge = acme_recording.get(CONTAINER, "erp-traefik-container")
     user = dev_platform.service("traefik").security.user
     assert init.urn in edge.dependencies, f"{edge.urn}: starts before its ACME store is ready"
-    assert init.inputs["command"] == [f"chown {user} /acme && chmod 0700 /acme"]
+    storage = static_of(acme_recording)["certificatesResolvers"]["acme"]["acme"]["storage"]
+    assert storage == "/acme/acme.json"
+    assert init.inputs["command"] == [
+        f"chown {user} /acme && chmod 0700 /acme && touch {storage} && chown {user} {storage}"
+        f" && chmod 0600 {storage}"], "ACME store is not created 0600 for Traefik's user"
     assert init.inputs["capabilities"] == {"drops": ["ALL"], "adds": ["CHOWN", "FOWNER"]}
     assert init.inputs["networkMode"] == "none" and init.inputs["mustRun"] is False
     assert not init.inputs.get("ports"), f"{init.urn}: publishes ports"
@@ -148,7 +168,23 @@ def test_acme_store_is_handed_to_the_traefik_user_first(acme_recording, dev_plat
 def test_prod_uses_the_production_ca(prod_recording):
     acme = static_of(prod_recording)["certificatesResolvers"]["acme"]["acme"]
     assert acme["caServer"] == "https://acme-v02.api.letsencrypt.org/directory"
-    assert "tlsChallenge" in acme
+    assert acme["email"] and "tlsChallenge" in acme
+    assert not prod_recording.of_type("tls:index/selfSignedCert:SelfSignedCert"), \
+        "prod must not carry a self-signed certificate"
+    dynamic = dynamic_of(prod_recording)
+    assert "certificates" not in dynamic["tls"], "prod serves a file certificate"
+    for name, router in dynamic["http"]["routers"].items():
+        assert router["tls"] == {"certResolver": "acme"}, f"router {name}: not ACME"
+
+
+def test_prod_acme_store_is_0600_and_single_instance(prod_recording):
+    storage = static_of(prod_recording)["certificatesResolvers"]["acme"]["acme"]["storage"]
+    init = prod_recording.get(CONTAINER, "erp-traefik-acme-init")
+    assert init.inputs["command"][0].endswith(f"chmod 0600 {storage}"), init.inputs["command"]
+    edge = prod_recording.get(CONTAINER, "erp-traefik-container")
+    assert init.urn in edge.dependencies, "Traefik starts before its ACME store is 0600"
+    assert len([c for c in prod_recording.of_type(CONTAINER)
+                if c.name.startswith("erp-traefik-container")]) == 1, "ACME needs one Traefik"
 
 
 def test_acme_volume_shared_with_another_service_is_refused(small_acme):
@@ -198,9 +234,9 @@ def test_no_forwarded_headers_trusted_without_proxies(static):
 
 def test_security_headers(dynamic):
     h = dynamic["http"]["middlewares"]["security-headers"]["headers"]
-    assert h["stsSeconds"] >= 31536000 and h["stsIncludeSubdomains"] is True
+    assert h["stsSeconds"] == 31536000 and h["stsIncludeSubdomains"] is True
     assert h["frameDeny"] is True and h["contentTypeNosniff"] is True
-    assert h["referrerPolicy"]
+    assert h["referrerPolicy"] == "strict-origin-when-cross-origin"
 
 
 def test_cors_allowlist_from_stack_config(dynamic):
