@@ -50,6 +50,7 @@ CONTAINER_PROPS: dict[str, Any] = {
     "labels": [
         {"label": "rampart.service", "value": "auth"},
         {"label": "rampart.group", "value": "core"},
+        {"label": "rampart.exposure", "value": "internal"},
         {"label": "rampart.stateful", "value": "false"},
     ],
     "tmpfs": {"/tmp": "rw,nosuid,nodev"},  # noqa: S108 - a container path
