@@ -120,6 +120,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "resources": ("resources",),
     "health": ("health",),
     "security": ("security", "read_only_root", "cap_add", "user"),
+    "writable_root": ("writable_root", "writable_paths"),
     "volumes": ("volumes",),
     "env": ("environment", "secrets"),
     "port": ("port", "exposure", "ports"),

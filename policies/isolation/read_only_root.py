@@ -78,8 +78,14 @@ def check_mandatory(
 
 
 def check_advisory(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
+    reason = docker_labels(props).get("rampart.writable-root") if resource_type == CONTAINER \
+        else None
     for who, declares in _writable_roots(resource_type, props):
-        if declares:
+        if declares and reason:
+            # the catalog's own words, so the report says why this one is accepted
+            yield Finding(f"{who} has a writable root filesystem (catalog writable_root: "
+                          f"{reason})", field="writable_root")
+        elif declares:
             yield Finding(
                 f"{who} has a writable root filesystem although it declares writable paths",
                 field="security",

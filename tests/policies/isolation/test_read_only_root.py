@@ -70,4 +70,6 @@ def test_catalog_writable_root_reason_makes_it_advisory(harness):
         {"label": "rampart.service", "value": "temporal"},
         {"label": "rampart.writable-root", "value": "auto-setup renders its config at start"}]})
     assert harness.resource(MANDATORY, props) == []
-    assert len(harness.resource(ADVISORY, props)) == 1
+    assert harness.resource(ADVISORY, props) == [
+        "container has a writable root filesystem (catalog writable_root: auto-setup renders "
+        "its config at start)"]
