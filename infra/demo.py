@@ -166,8 +166,10 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
                                          "-p", "no:cacheprovider"])
     runner.run("render dev stack", [rampart, "render", "--stack", STACK,
                                     "--out", str(out / "render")])
+    policy_md = out / "policy.md"
+    policy_md.unlink(missing_ok=True)  # never show a report left by an earlier run
     runner.run("policy check", [rampart, "policy", "check", "--stack", STACK, "--format",
-                                "markdown", "--out", str(out / "policy.md")])
+                                "markdown", "--out", str(policy_md)])
     runner.run("observability build", [rampart, "observability", "build", "--stack", STACK,
                                        "--out", str(out / "observability")])
 
@@ -177,6 +179,12 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     platform = build_platform(catalog_path, settings, settings_source=f"Pulumi.{STACK}.yaml")
     for table in platform_tables(platform):
         console.print(table)
+    if policy_md.is_file():
+        # The report as a pull request shows it (the CI job posts the same Markdown).
+        console.rule(f"Policy report, stack {STACK} ({policy_md})")
+        console.print(policy_md.read_text(encoding="utf-8"), markup=False, highlight=False,
+                      soft_wrap=True)
+        console.rule()
 
     summary = Table(title="Demo steps")
     for col in ("step", "result", "seconds", "detail"):
