@@ -2,9 +2,10 @@
 
 Each step is the same command a user would run by hand, so the demo proves the commands, not a
 private code path: lab up, a Vault (OpenBao) dev server on loopback with the dev stack's secrets
-bootstrapped and checked, `playbooks/site.yml` on the lab hosts, the host verification tier,
-the dev stack rendered and judged by the policy pack, and the observability files built. The
-summary shows what was deployed where, then one line per step.
+bootstrapped, checked and read by the program (`render --vault`), `playbooks/site.yml` on the
+lab hosts, the host verification tier, the dev stack rendered and judged by the policy pack,
+and the observability files built. The summary shows what was deployed where, then one line
+per step.
 
 The OpenBao dev server keeps its data in memory and is stopped (by its PID) when the demo ends.
 """
@@ -160,6 +161,11 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
                                          "--create-mount"], env=vault_env)
         runner.run("secrets check", [rampart, "secrets", "check", "--stack", STACK],
                    env=vault_env)
+        # The program itself reads and checks every secret in this Vault, as `pulumi up`
+        # would, before declaring a resource (values appear only as [secret]).
+        runner.run("render with Vault secrets",
+                   [rampart, "render", "--stack", STACK, "--vault",
+                    "--out", str(out / "render-vault")], env=vault_env)
     lab_ok = with_hosts and runner.steps[0].ok
     if lab_ok and runner.run("site.yml", [_bin("ansible-playbook"), "playbooks/site.yml"]):
         runner.run("host verification", [_bin("pytest"), "-q", "-m", "hosts", "tests/hosts",
