@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import demo, lab, observability, policy, render, secrets
+from infra.cli import audit, demo, lab, observability, policy, render, secrets
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(lab.app, name="lab", help="Lab hosts lifecycle (systemd-nspawn, one netns each).")
@@ -13,6 +13,7 @@ app.add_typer(secrets.app, name="secrets", help="Vault secrets: bootstrap, check
 app.add_typer(
     observability.app, name="observability", help="Prometheus, Alertmanager, Grafana as code."
 )
+app.add_typer(audit.app, name="audit", help="Lynis index and ssh-audit findings per host.")
 app.command("render")(render.render)
 app.command("demo")(demo.demo)
 

@@ -118,6 +118,10 @@ def nspawn_command(lab: LabConfig, host: HostSpec, register: bool) -> list[str]:
         f"--machine={lab.machine(host)}",
         f"--hostname={host.name}",
         f"--network-namespace-path=/run/netns/{lab.netns(host)}",
+        # The host's own netns is its whole network: it may manage its firewall (nftables)
+        # and network sysctls there, like a real host. nspawn grants this with
+        # --private-network only, not with a namespace path.
+        "--capability=CAP_NET_ADMIN",
         f"--register={'yes' if register else 'no'}",
         # Leave the machine's journal, resolv.conf and timezone alone.
         "--link-journal=no",
@@ -139,7 +143,10 @@ def machined_available() -> bool:
 def start(lab: LabConfig, host: HostSpec) -> sysutil.Proc:
     log = lab.host_dir(host) / "nspawn.log"
     log.write_bytes(b"")
-    return sysutil.spawn(nspawn_command(lab, host, machined_available()), log)
+    # /proc/sys/net (the host's own netns only) writable, the rest of /proc/sys read-only:
+    # network sysctls apply live as on a real host, kernel-global ones cannot.
+    env = {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+    return sysutil.spawn(nspawn_command(lab, host, machined_available()), log, env=env)
 
 
 def wait_ready(lab: LabConfig, host: HostSpec, proc: sysutil.Proc, deadline: float) -> str:

@@ -59,6 +59,10 @@ def parse_recap(stdout: str) -> dict[str, dict[str, int]]:
 def run_playbook(playbook: str, *args: str, timeout: float = 3600) -> PlaybookRun:
     """`ansible-playbook PLAYBOOK ARGS…` from the repository root with the venv's Ansible."""
     ansible = Path(sys.executable).parent / "ansible-playbook"
+    # Every run is also appended, with timestamps, to out/logs/ansible.log: the captured
+    # output only exists once the run is over, the log shows a slow or stuck run as it goes.
+    log = Path(os.environ.get("ANSIBLE_LOG_PATH") or REPO_ROOT / "out" / "logs" / "ansible.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     done = subprocess.run(
         [str(ansible), playbook, *args],
@@ -67,7 +71,8 @@ def run_playbook(playbook: str, *args: str, timeout: float = 3600) -> PlaybookRu
         text=True,
         check=False,
         timeout=timeout,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+             "ANSIBLE_LOG_PATH": str(log)},
     )
     return PlaybookRun(
         playbook,
