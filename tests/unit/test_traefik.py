@@ -61,6 +61,8 @@ def test_web_redirects_permanently_to_websecure(static):
 
 def test_api_not_insecure_and_dashboard_behind_router(static, dynamic):
     assert static["api"] == {"dashboard": True, "insecure": False}
+    # No `traefik` (8080) entry point: the API exists only behind the admin router.
+    assert set(static["entryPoints"]) == {"web", "websecure", "metrics"}
     router = dynamic["http"]["routers"]["traefik"]
     assert router["service"] == "api@internal"
     assert router["entryPoints"] == ["websecure"]
