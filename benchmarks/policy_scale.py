@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,18 +41,44 @@ from policies.settings import from_config_values, waiver_lines  # noqa: E402
 STACK = "dev"
 
 
-def time_command(runs: int) -> list[float]:
-    rampart = Path(sys.executable).parent / "rampart"
-    times = []
+def reference_s(runs: int = 5) -> float:
+    """A fixed, pure-Python CPU workload (the same as render_scale.py's), timed in the same
+    run; dividing by it makes figures from differently loaded runs comparable."""
+    import yaml
+
+    doc = {"services": {f"svc-{i}": {"port": 3000 + i, "depends_on": ["postgres", "redis"],
+                                     "environment": {"A": "b" * 20, "C": str(i)}}
+                        for i in range(400)}}
+    samples = []
     for _ in range(runs):
+        started = time.process_time()
+        yaml.safe_load(yaml.safe_dump(doc))
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
+
+
+def time_command(runs: int) -> list[dict[str, float]]:
+    """Wall and CPU time of `rampart policy check` as a user runs it, and the time the
+    command itself reports (render + evaluation, without interpreter start-up)."""
+    rampart = Path(sys.executable).parent / "rampart"
+    rows = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run([str(rampart), "policy", "check", "--stack", STACK, "--format",
                                "json"], cwd=ROOT, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode not in (0, 1):  # 1 = findings; still a complete check
             raise SystemExit(f"policy check failed (exit {proc.returncode}): "
                              f"{proc.stderr.decode()[-500:]}")
-    return times
+        report = json.loads(proc.stdout)
+        rows.append({"wall_s": wall,
+                     "cpu_s": (after.ru_utime - before.ru_utime)
+                     + (after.ru_stime - before.ru_stime),
+                     "in_command_s": report["summary"]["seconds"],
+                     "passed": report["passed"]})
+    return rows
 
 
 def _distinct(props: dict[str, Any], i: int) -> dict[str, Any]:
@@ -81,9 +109,15 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
+    reference_before = reference_s()
     command = time_command(args.runs)
-    print(f"rampart policy check --stack {STACK}: median {statistics.median(command):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in command)})")
+    wall = statistics.median(r["wall_s"] for r in command)
+    cpu = statistics.median(r["cpu_s"] for r in command)
+    inside = statistics.median(r["in_command_s"] for r in command)
+    walls = ", ".join(f"{r['wall_s']:.2f}" for r in command)
+    print(f"rampart policy check --stack {STACK}: median wall {wall:.2f} s, CPU {cpu:.2f} s, "
+          f"reported by the command {inside:.2f} s; passed: "
+          f"{all(r['passed'] for r in command)} (runs: {walls})")
 
     values = stack_config.stack_file_config(STACK, ROOT)
     stack_path = stack_config.stack_file(STACK, ROOT)
@@ -93,22 +127,40 @@ def main() -> None:
     rows = []
     for n in sizes:
         resources = synthetic(base, n)
-        samples = []
+        samples, cpu_samples = [], []
         for _ in range(args.runs):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             outcomes = evaluate(resources, settings)
             samples.append(time.perf_counter() - start)
-        seconds = statistics.median(samples)
-        rows.append({"resources": n, "seconds": seconds, "per_second": n / seconds,
+            cpu_samples.append(time.process_time() - cpu_start)
+        seconds, cpu_s = statistics.median(samples), statistics.median(cpu_samples)
+        rows.append({"resources": n, "seconds": seconds, "cpu_s": cpu_s,
+                     "per_second": n / seconds, "per_cpu_second": n / cpu_s,
                      "outcomes": len(outcomes)})
-    baseline = rows[0]["seconds"]
-    print(f"{'resources':>10} {'seconds':>8} {'res/s':>8} {'x baseline':>10}")
+    reference = statistics.median([reference_before, reference_s()])
+    baseline, cpu_baseline = rows[0]["seconds"], rows[0]["cpu_s"]
+    print(f"{'resources':>10} {'wall s':>8} {'CPU s':>8} {'res/s':>8} {'res/CPU s':>10} "
+          f"{'x baseline':>10} {'CPU x base':>10}")
     for row in rows:
         row["ratio"] = row["seconds"] / baseline
-        print(f"{row['resources']:>10} {row['seconds']:>8.2f} {row['per_second']:>8.0f} "
-              f"{row['ratio']:>10.2f}")
+        row["cpu_ratio"] = row["cpu_s"] / cpu_baseline
+        print(f"{row['resources']:>10} {row['seconds']:>8.2f} {row['cpu_s']:>8.2f} "
+              f"{row['per_second']:>8.0f} {row['per_cpu_second']:>10.0f} "
+              f"{row['ratio']:>10.2f} {row['cpu_ratio']:>10.2f}")
+    summary = {
+        "cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+        "reference_cpu_s": round(reference, 3),
+        "command": command,
+        "command_cpu_x_reference": round(cpu / reference, 1),
+        "check_within_5s": wall <= 5.0, "check_cpu_within_5s": cpu <= 5.0,
+        "evaluation": rows,
+        "growth_cpu": round(rows[-1]["cpu_ratio"], 2),
+        "size_ratio": rows[-1]["resources"] / rows[0]["resources"],
+    }
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("command", "evaluation")},
+                     indent=2))
     if args.json:
-        args.json.write_text(json.dumps({"command_s": command, "evaluation": rows}, indent=2))
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ Synthetic catalogs are the ERP catalog plus copies of one business service (`crm
 dependencies and secrets) until the catalog holds N services; each copy is a complete hardened
 service (image, container, secrets volume), so resources grow with N like a real catalog would.
 Targets (issue 2): ERP catalog <= 3 s; 500 services <= 10x the 50-service time.
+
+Every CPU time is also given as a multiple of a fixed reference workload timed in the same
+run (`cpu_x_reference`), the figure to compare between runs on a shared machine.
 """
 
 from __future__ import annotations
@@ -35,6 +38,21 @@ from infra.model import DEFAULT_CATALOG  # noqa: E402 (timed import)
 from infra.render import record_stack, write  # noqa: E402
 
 IMPORT_S = time.perf_counter() - IMPORT_STARTED
+
+
+def reference_s(runs: int = 5) -> float:
+    """A fixed, pure-Python CPU workload (YAML round trip of a catalog-sized document),
+    timed in the same run: dividing by it makes figures from differently loaded runs and
+    machines comparable. Median CPU seconds."""
+    doc = {"services": {f"svc-{i}": {"port": 3000 + i, "depends_on": ["postgres", "redis"],
+                                     "environment": {"A": "b" * 20, "C": str(i)}}
+                        for i in range(400)}}
+    samples = []
+    for _ in range(runs):
+        started = time.process_time()
+        yaml.safe_load(yaml.safe_dump(doc))
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
 TEMPLATE = "crm"
 FIRST_PORT = 20000  # clear of every port the ERP catalog uses
 
@@ -88,6 +106,7 @@ def main() -> int:
     args = parser.parse_args()
 
     results: dict[str, dict[str, float]] = {}
+    reference_before = reference_s()
     with tempfile.TemporaryDirectory(prefix="rampart-bench-") as tmp:
         work = Path(tmp)
         results["erp"] = time_render(None, work / "out-erp", args.runs)
@@ -99,12 +118,16 @@ def main() -> int:
             results[str(size)] = time_render(catalog, work / f"out-{size}", args.runs)
             print(f"{size}: {results[str(size)]}", flush=True)
 
+    reference = statistics.median([reference_before, reference_s()])
+    for row in results.values():
+        row["cpu_x_reference"] = round(row["render_cpu_s"] / reference, 1)
     sizes = [k for k in results if k != "erp"]
     ratio = (results[sizes[-1]]["render_s"] / results[sizes[0]]["render_s"]) if sizes else 0.0
     cpu_ratio = (results[sizes[-1]]["render_cpu_s"] / results[sizes[0]]["render_cpu_s"]
                  if sizes else 0.0)
     summary = {
         "import_s": IMPORT_S, "cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+        "reference_cpu_s": round(reference, 3),
         "results": results,
         "erp_within_3s": results["erp"]["render_s"] <= 3.0,
         "erp_cpu_within_3s": results["erp"]["render_cpu_s"] <= 3.0,
