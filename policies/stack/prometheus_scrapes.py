@@ -18,6 +18,7 @@ from typing import Any
 from policies.core import (
     CONTAINER,
     SECRET,
+    UNKNOWN,
     Context,
     Finding,
     Resource,
@@ -83,16 +84,17 @@ def _textfile_dirs(props: Mapping[str, Any]) -> list[str]:
     return [d.rstrip("/") or "/" for d in dirs if d]
 
 
-def _named_volumes(props: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
-    """(volume name, container path, read-only) of every named volume a container mounts."""
+def _named_volumes(props: Mapping[str, Any]) -> Iterator[tuple[Any, str, bool]]:
+    """(volume name, container path, read-only) of every named volume a container mounts;
+    the name is UNKNOWN while a preview has not resolved it."""
     for v in as_list(props.get("volumes")):
-        if isinstance(v, Mapping) and isinstance(v.get("volumeName"), str):
-            yield v["volumeName"], str(v.get("containerPath", "")), v.get("readOnly") is True
+        name = v.get("volumeName") if isinstance(v, Mapping) else None
+        if isinstance(name, str) or name is UNKNOWN:
+            yield name, str(v.get("containerPath", "")), v.get("readOnly") is True
     for m in as_list(props.get("mounts")):
-        if isinstance(m, Mapping) and m.get("type") == "volume" and isinstance(
-            m.get("source"), str
-        ):
-            yield m["source"], str(m.get("target", "")), m.get("readOnly") is True
+        name = m.get("source") if isinstance(m, Mapping) else None
+        if m.get("type") == "volume" and (isinstance(name, str) or name is UNKNOWN):
+            yield name, str(m.get("target", "")), m.get("readOnly") is True
 
 
 def textfile_writers(found: Sequence[Workload], scraped: set[str]) -> dict[str, str]:
@@ -111,8 +113,14 @@ def textfile_writers(found: Sequence[Workload], scraped: set[str]) -> dict[str, 
         if w.kubernetes:
             continue
         for volume, _, read_only in _named_volumes(w.resource.props):
+            if read_only:
+                continue
+            if volume is UNKNOWN and readers:
+                # A value a preview does not know yet is never judged (docs/policies.md).
+                writers[w.service] = "(not known yet)"
+                continue
             reader = readers.get(volume)
-            if reader is not None and reader != w.service and not read_only:
+            if reader is not None and reader != w.service:
                 writers[w.service] = reader
     return writers
 

@@ -137,3 +137,11 @@ def test_docker_mounts_form_counts_too(harness):
     props["mounts"] = [{"type": "volume", "source": "erp-backup-metrics", "target": "/metrics"}]
     stack = [svc("auth"), node_exporter(FLAG), (kind, name, props), prometheus(SCRAPES_NODE)]
     assert harness.stack(RULE, stack) == []
+
+
+def test_volume_name_unknown_during_a_preview_is_not_judged(harness):
+    from policies.core import UNKNOWN
+
+    kind, name, props = backup_job(volume=UNKNOWN)
+    stack = [svc("auth"), node_exporter(FLAG), (kind, name, props), prometheus(SCRAPES_NODE)]
+    assert harness.stack(RULE, stack) == []
