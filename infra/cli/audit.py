@@ -16,6 +16,10 @@ app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
 
 
+def _error(message: str | None) -> str:
+    return f"error: {message}" if message else "not run"
+
+
 def render(report: dict[str, Any]) -> Table:
     table = Table(title=f"rampart audit — {report['inventory']} ({report['date']})")
     for column in ("host", "address", "Lynis index", "points", "waivers", "ssh-audit fail",
@@ -26,10 +30,10 @@ def render(report: dict[str, Any]) -> Table:
         table.add_row(
             name,
             host["address"],
-            str(lynis["hardening_index"]) if lynis else f"error: {host.get('lynis_error') or '-'}",
+            str(lynis["hardening_index"]) if lynis else _error(host.get("lynis_error")),
             f"{lynis['points_earned']}/{lynis['points_possible']}" if lynis else "-",
             str(len(lynis["waivers_applied"])) if lynis else "-",
-            str(ssh["failures"]) if ssh else f"error: {host.get('ssh_audit_error') or '-'}",
+            str(ssh["failures"]) if ssh else _error(host.get("ssh_audit_error")),
             str(ssh["warnings"]) if ssh else "-",
         )
     return table
