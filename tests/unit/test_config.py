@@ -174,3 +174,28 @@ def test_stack_files_hold_no_secret_values(stack):
                                                     "privatekey", "apikey")), \
             f"Pulumi.{stack}.yaml: {key} looks like a secret setting"
         assert "BEGIN" not in value, f"Pulumi.{stack}.yaml: {key} holds key material"
+
+
+def test_committed_stacks_dev_self_signed_prod_acme_with_digests():
+    """Issue 2 item 6: dev is the lab-friendly docker stack (self-signed, tags allowed); prod
+    is the docker stack behind ACME with every image pinned by digest and Vault over https."""
+    from infra.model import DEFAULT_CATALOG, build_platform
+
+    def load(stack: str):
+        settings = config.stack_settings(stack, ROOT)
+        platform = build_platform(DEFAULT_CATALOG, settings,
+                                  settings_source=f"Pulumi.{stack}.yaml")
+        raw = config.stack_file_config(stack, ROOT)
+        return settings, platform, raw
+
+    dev_settings, dev, _ = load("dev")
+    assert dev_settings.get("target", config.DEFAULT_TARGET) == "docker"
+    assert (dev.edge.tls_mode, dev.require_digests) == ("self-signed", False)
+    prod_settings, prod, prod_raw = load("prod")
+    assert prod_settings.get("target", config.DEFAULT_TARGET) == "docker"
+    assert prod_settings["environment"] == "prod"
+    assert (prod.edge.tls_mode, prod.require_digests) == ("acme", True)
+    assert prod.edge.acme_email and prod.edge.acme_ca_server == \
+        "https://acme-v02.api.letsencrypt.org/directory"
+    assert all(s.image.digest for s in prod.services), "prod image without a digest"
+    assert prod_raw["rampart:vaultAddr"].startswith("https://"), "prod reads Vault over https"
