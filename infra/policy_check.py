@@ -11,6 +11,7 @@ every format.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import re
@@ -91,13 +92,22 @@ def evaluate(resources: Sequence[Resource], settings: StackSettings,
         pp.PolicyResource(r.type, r.props, r.urn, r.name, opts, None, None, [], {})
         for r in resources
     ]
-    for policy in build_policies(settings, outcomes.append, rules):
-        if isinstance(policy, pp.ResourceValidationPolicy):
-            for r in resources:
-                policy.validate(pp.ResourceValidationArgs(r.type, r.props, r.urn, r.name, opts,
-                                                          None), report)
-        elif isinstance(policy, pp.StackValidationPolicy):
-            policy.validate(pp.StackValidationArgs(stack_resources), report)
+    # Everything evaluation allocates lives until it returns, so the cyclic collector's full
+    # passes would only rescan a growing heap (time grew faster than the stack); it resumes
+    # when evaluation ends, as in the recording engine (infra/render.py).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for policy in build_policies(settings, outcomes.append, rules):
+            if isinstance(policy, pp.ResourceValidationPolicy):
+                for r in resources:
+                    policy.validate(pp.ResourceValidationArgs(r.type, r.props, r.urn, r.name,
+                                                              opts, None), report)
+            elif isinstance(policy, pp.StackValidationPolicy):
+                policy.validate(pp.StackValidationArgs(stack_resources), report)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     # What the engine would have been told is exactly what was not waived.
     if len(reported) != sum(o.status != "waived" for o in outcomes):
         raise RuntimeError("policy wrapper reported a different set than it observed")
