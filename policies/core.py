@@ -49,10 +49,7 @@ class Plain(dict):  # type: ignore[type-arg]
     these once per resource, so the pack wiring does not convert them again per policy."""
 
 
-# Bounded, but large enough for every uploaded file of a 10,000-resource stack (about 1,200
-# distinct files): with 256 entries the stack rules, each walking every upload in turn,
-# evicted each other's files and parsed them again, so time grew faster than the stack.
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def parse_yaml(text: str) -> Any:
     """Parse an uploaded config file once per run (several rules read the same file).
 

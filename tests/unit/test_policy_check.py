@@ -681,3 +681,30 @@ def test_every_rule_has_a_dev_stack_mutation_or_a_reason():
     mutated = {*MUTATIONS, *CATALOG_MUTATIONS, "image-digest-required", "policy-waivers-valid"}
     assert registry.rule_names() - mutated == set(NOT_ON_THE_DEV_STACK)
     assert not mutated - registry.rule_names(), "mutation for a rule the pack does not have"
+
+
+def test_each_uploaded_file_is_parsed_once_per_evaluation_at_scale(dev_recording):
+    """At 5,000 resources (about 350 distinct YAML files) every file is parsed at most once,
+    however many rules read it, so evaluation cost grows with the files, not files x rules."""
+    import copy
+
+    from policies.core import parse_yaml
+
+    base = pc.resources_of(dev_recording)
+    resources = []
+    for i in range(5000):
+        r = base[i % len(base)]
+        props = copy.deepcopy(dict(r.props))
+        for upload in props.get("uploads") or []:
+            if isinstance(upload.get("content"), str) and upload["content"] != "[secret]":
+                upload["content"] += f"\n# copy {i}\n"
+        resources.append(Resource(r.type, f"{r.name}-c{i}", f"{r.urn}-c{i}", Plain(props)))
+    yaml_uploads = {u["content"] for r in resources for u in r.props.get("uploads") or []
+                    if str(u.get("file", "")).endswith((".yml", ".yaml"))
+                    and u["content"] != "[secret]"}
+    assert len(yaml_uploads) > 300
+    parse_yaml.cache_clear()
+    pc.evaluate(resources, from_config_values({}, stack="dev", today=TODAY))
+    info = parse_yaml.cache_info()
+    assert info.misses <= len(yaml_uploads), \
+        f"{info.misses} parses for {len(yaml_uploads)} distinct files: the cache thrashes"
