@@ -33,6 +33,10 @@ TMPFS_OPTIONS = "rw,nosuid,nodev"
 MODE_OWNER_ONLY = "0400"
 MODE_ALL_READ = "0444"
 MODE_CONFIG = "0444"
+# Fresh volumes the target hands to a service's user: private (data, the ACME store) unless
+# the volume is a hand-off directory other users read (owner writes, everyone reads/lists).
+MODE_PRIVATE_DIR = "0700"
+MODE_SHARED_DIR = "0755"
 # The rotation-aware second file of a signing key (same suffix the Vault provider serves).
 PREVIOUS_SUFFIX = "_previous"
 
@@ -239,17 +243,57 @@ class ServiceContainer(pulumi.ComponentResource):
         self.register_outputs({"container": self.container.name})
 
 
+@dataclass(frozen=True)
+class HandOff:
+    """A named volume one service writes and services running as other users only read."""
+
+    volume: str
+    writer: Service
+    path: str  # where the writer mounts it
+    readers: tuple[Service, ...]
+
+
+def hand_off_volumes(services: Sequence[Service]) -> list[HandOff]:
+    """Named volumes with exactly one writer that runs as a known user and at least one
+    read-only reader running as a different (or unknown) user.
+
+    Docker creates a volume for a path the image lacks as root:root 0755, so the writer could
+    not write it; handing it to the writer with 0755 lets it write while the readers (other
+    uids, mounted read-only) still read. A reader with the writer's uid needs nothing (the
+    database's data volume read by its backup job keeps the image's own ownership)."""
+    mounts: dict[str, list[tuple[Service, Volume]]] = {}
+    for svc in sorted(services, key=lambda s: s.name):
+        for v in svc.volumes:
+            if v.host_path is None:
+                mounts.setdefault(v.name, []).append((svc, v))
+    found = []
+    for volume, users in sorted(mounts.items()):
+        writers = [(s, v) for s, v in users if not v.read_only]
+        if len(writers) != 1:
+            continue
+        writer, mount = writers[0]
+        uid, _ = _user_ids(writer)
+        if uid is None:
+            continue
+        readers = tuple(s for s, v in users if v.read_only and _user_ids(s)[0] != uid)
+        if readers:
+            found.append(HandOff(volume=volume, writer=writer, path=mount.path,
+                                 readers=readers))
+    return found
+
+
 def _volume_owner_init(name: str, svc: Service, volume: docker.Volume, path: str,
-                       opts: pulumi.ResourceOptions,
-                       private_file: str | None = None) -> docker.Container:
-    """A one-shot container that hands a fresh volume to the service's user (mode 0700) and,
-    if given, creates `private_file` on it with mode 0600 (existing content is kept).
+                       opts: pulumi.ResourceOptions, private_file: str | None = None,
+                       mode: str = MODE_PRIVATE_DIR) -> docker.Container:
+    """A one-shot container that hands a fresh volume to the service's user (mode 0700, or
+    `mode`) and, if given, creates `private_file` on it with mode 0600 (existing content is
+    kept).
 
     It runs the service's own pinned image as root with only CHOWN and FOWNER, no network,
     a read-only root and the service's log limits, exits, and is not restarted."""
     uid, gid = _user_ids(svc)
     owner = f"{uid}:{gid}" if uid is not None else "0:0"
-    script = f"chown {owner} {path} && chmod 0700 {path}"
+    script = f"chown {owner} {path} && chmod {mode} {path}"
     if private_file is not None:
         script += (f" && touch {private_file} && chown {owner} {private_file}"
                    f" && chmod 0600 {private_file}")
@@ -388,6 +432,17 @@ class DockerPlatform(pulumi.ComponentResource):
                 f"{name}-{traefik.SERVICE}-acme-init", proxy, self.volumes[store.name],
                 store.path, opts=child, private_file=traefik.acme_storage(platform)))
 
+        # Hand-off volumes (pg-backup writes rampart_backup.prom, node-exporter reads it): the
+        # writer owns the directory, readers keep read access; both start after the init.
+        volume_inits: dict[str, list[docker.Container]] = {}
+        for hand_off in hand_off_volumes(platform.services):
+            init = _volume_owner_init(
+                f"{name}-{hand_off.volume}-init", hand_off.writer,
+                self.volumes[hand_off.volume], hand_off.path, opts=child,
+                mode=MODE_SHARED_DIR)
+            for svc in (hand_off.writer, *hand_off.readers):
+                volume_inits.setdefault(svc.name, []).append(init)
+
         names = {s.name for s in platform.services}
         for service, files in (*args.config_files.items(), *args.secret_files.items()):
             if files and service not in names:
@@ -410,7 +465,8 @@ class DockerPlatform(pulumi.ComponentResource):
                     # On the container itself: a component's depends_on does not order the
                     # component's children.
                     after=[self.services[d].container for d in sorted(svc.depends_on)
-                           if d in self.services] + (edge_after if is_edge else []),
+                           if d in self.services] + (edge_after if is_edge else [])
+                    + volume_inits.get(svc.name, []),
                 ),
                 opts=child,
             )

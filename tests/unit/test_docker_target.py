@@ -265,6 +265,68 @@ def test_named_volumes_are_shared_by_name(dev_recording, dev_platform):
         assert f"{dev_platform.name}-{name}" in created, f"volume {name} was not created"
 
 
+def _mode_bits(command: str, path: str) -> int:
+    """The octal mode an init's script gives `path` (`... chmod 0755 <path> ...`)."""
+    words = command.split()
+    index = next(i for i, w in enumerate(words) if w == "chmod" and words[i + 2] == path)
+    return int(words[index + 1], 8)
+
+
+def test_backup_metrics_volume_is_handed_to_its_writer(dev_recording, dev_platform):
+    """pg-backup (uid 999) writes rampart_backup.prom into `backup-metrics`; node-exporter
+    (uid 65534) reads it read-only. Docker creates the fresh volume root-owned, so a one-shot
+    init hands the directory to the writer with 0755 before either starts."""
+    writer = dev_platform.service("pg-backup")
+    reader = dev_platform.service("node-exporter")
+    path = next(v.path for v in writer.volumes if v.name == "backup-metrics")
+    assert next(v for v in reader.volumes if v.name == "backup-metrics").read_only
+    init = dev_recording.get(CONTAINER, f"{dev_platform.name}-backup-metrics-init")
+    got = init.inputs
+    assert got["volumes"] == [{"volumeName": f"{dev_platform.name}-backup-metrics",
+                               "containerPath": path}], f"{init.urn}: volume"
+    assert got["entrypoints"] == ["/bin/sh", "-c"] and len(got["command"]) == 1, init.urn
+    script = got["command"][0]
+    assert f"chown {writer.security.user} {path} &&" in script, f"{init.urn}: owner: {script}"
+    mode = _mode_bits(script, path)
+    assert mode == 0o755, f"{init.urn}: mode {mode:o}"
+    # The reader is neither the owner nor in its group: it needs the "other" r and x bits,
+    # and must not be able to write.
+    assert reader.security.user is not None
+    assert reader.security.user.split(":")[0] != writer.security.user.split(":")[0]
+    assert mode & 0o005 == 0o005 and not mode & 0o022, f"{init.urn}: {mode:o}"
+    assert got["user"] == "0:0" and got["capabilities"] == {"drops": ["ALL"],
+                                                            "adds": ["CHOWN", "FOWNER"]}
+    assert got["networkMode"] == "none" and got["readOnly"] is True, init.urn
+    assert got["attach"] is True and got["restart"] == "no", f"{init.urn}: not a one-shot"
+    labels = {item["label"]: item["value"] for item in got["labels"]}
+    assert labels["rampart.role"] == "volume-init", init.urn
+    image = dev_recording.get(IMAGE, f"{dev_platform.name}-backup-metrics-init-image")
+    assert image.inputs["name"] == writer.image.ref, f"{init.urn}: not the writer's image"
+    for svc in (writer, reader):
+        c = container(dev_recording, dev_platform, svc.name)
+        assert init.urn in c.dependencies, f"{c.urn}: starts before the volume is handed over"
+
+
+def test_only_hand_off_volumes_get_an_init(dev_recording, dev_platform):
+    """Private data volumes keep what the image gives them (PGDATA is read by pg-backup as the
+    same uid); the dev stack (self-signed edge) has no ACME store to prepare."""
+    inits = sorted(c.name for c in dev_recording.of_type(CONTAINER)
+                   if {"label": "rampart.role", "value": "volume-init"}
+                   in c.inputs.get("labels", []))
+    assert inits == [f"{dev_platform.name}-backup-metrics-init"]
+    assert [h.volume for h in target.hand_off_volumes(dev_platform.services)] == \
+        ["backup-metrics"]
+
+
+def test_prod_keeps_the_acme_store_private_beside_the_hand_off(prod_recording):
+    modes = {}
+    for name in ("erp-traefik-acme-init", "erp-backup-metrics-init"):
+        init = prod_recording.get(CONTAINER, name)
+        path = init.inputs["volumes"][0]["containerPath"]
+        modes[name] = _mode_bits(init.inputs["command"][0], path)
+    assert modes == {"erp-traefik-acme-init": 0o700, "erp-backup-metrics-init": 0o755}
+
+
 def test_prod_pulls_every_image_by_digest(prod_recording):
     for image in prod_recording.of_type(IMAGE):
         assert "@sha256:" in image.inputs["name"], f"{image.urn}: prod image without digest"
