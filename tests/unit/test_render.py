@@ -129,7 +129,10 @@ def test_write_refuses_a_directory_that_is_not_a_render(tmp_path, dev_recording)
 
 def test_summary_reads_the_recording(dev_recording, dev_platform):
     rows = summary(dev_recording)
-    assert len(rows["services"]) == len(dev_platform.services)
+    # every container the render declares: the services, plus one-shot volume inits
+    containers = {r["container"] for r in rows["services"]}
+    assert len(rows["services"]) == len(dev_recording.of_type("docker:index/container:Container"))
+    assert {f"erp-{s.name}" for s in dev_platform.services} <= containers
     published = [r["container"] for r in rows["services"] if r["ports"]]
     assert published == ["erp-traefik"], f"published ports on {published}"
     assert {r["network"]: r["internal"] for r in rows["networks"]} == {
