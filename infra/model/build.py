@@ -64,9 +64,9 @@ SERVICE_KEYS_DOC = "docs/configuration.md#catalog"
 
 SERVICE_KEYS = frozenset({
     "backup", "backup_exempt", "cap_add", "command", "depends_on", "description",
-    "environment", "exposure", "group", "health", "image", "metrics", "networks", "port",
-    "replicas", "resources", "route", "secrets", "stateful", "stop_grace_s", "user", "volumes",
-    "writable_paths", "writable_root",
+    "entrypoint", "environment", "exposure", "group", "health", "image", "metrics",
+    "networks", "port", "replicas", "resources", "route", "secrets", "stateful",
+    "stop_grace_s", "user", "volumes", "writable_paths", "writable_root",
 })
 
 
@@ -143,7 +143,10 @@ def _read_service(
     metrics_path, metrics_port = _metrics(f, port)
     route = _route(f, exposure, settings.edge.domain)
     replicas = f.int_("replicas", 1, minimum=1, maximum=100)
+    entrypoint = _entrypoint(f)
     command = f.str_list("command", (), unique=False)
+    for key, args in (("entrypoint", entrypoint), ("command", command)):
+        _no_secret_in_arguments(f, key, args)
     stop_grace = f.int_("stop_grace_s", d.STOP_GRACE_S, minimum=1, maximum=600)
     backup = f.str_("backup", None, pattern=DNS_1123_LABEL, hint="the name of a backup service")
     exempt = f.str_("backup_exempt", None)
@@ -183,7 +186,7 @@ def _read_service(
         logs=LogPolicy(driver=d.LOG_DRIVER, max_size=d.LOG_MAX_SIZE, max_file=d.LOG_MAX_FILE),
         restart=d.RESTART, stop_grace_s=stop_grace, environment=environment, secrets=secrets,
         volumes=volumes, metrics_path=metrics_path, metrics_port=metrics_port, route=route,
-        replicas=replicas, command=command, backup=backup,
+        replicas=replicas, entrypoint=entrypoint, command=command, backup=backup,
         labels=tuple(sorted(labels.items())),
     )
 
@@ -420,6 +423,38 @@ def _no_secret_in_environment(f: Fields, environment: tuple[tuple[str, str], ...
                 continue
             raise f.fail(field, "secret declared with a literal value; declare it under "
                                 "`secrets` (by name) and read it from /run/secrets")
+
+
+def _entrypoint(f: Fields) -> tuple[str, ...]:
+    """Replaces the image's entrypoint; `command` stays its arguments. For images whose
+    program reads a credential from the environment only: a shell reads the secret file and
+    execs the program (`[/bin/sh, -c, <script>, <program>]`, arguments from `command`)."""
+    entrypoint: tuple[str, ...] = f.str_list("entrypoint", (), unique=False)
+    if f.has("entrypoint") and not entrypoint:
+        raise f.fail("entrypoint", "must not be empty; leave `entrypoint` out to keep the "
+                                   "image's")
+    return entrypoint
+
+
+# `NAME=value` inside a command line (a shell assignment or an env-style flag)
+_ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_.-])([A-Z_][A-Z0-9_]*)=(\S*)")
+
+
+def _no_secret_in_arguments(f: Fields, key: str, args: tuple[str, ...]) -> None:
+    """A secret-looking upper-case variable assigned in an entrypoint or command takes its
+    value from the environment or a file at run time (`"$(cat ...)"`, `$VAR`), never from
+    the catalog. Lower-case settings (`password_encryption=scram-sha-256`) are not judged."""
+    for index, arg in enumerate(args):
+        for match in _ASSIGNMENT.finditer(arg):
+            name, value = match.groups()
+            if not SECRETISH.search(name) or name.endswith("_FILE"):
+                continue
+            if value.lstrip("\"'").startswith("$") or value.startswith(d.SECRETS_DIR + "/"):
+                continue
+            # Never echo the value: it may be the real secret.
+            raise f.fail(f"{key}[{index}]", f"secret declared with a literal value ({name}=...); "
+                                            "declare it under `secrets` and read the file at "
+                                            "start")
 
 
 def _volumes(f: Fields) -> tuple[Volume, ...]:

@@ -163,6 +163,8 @@ class Service:
     metrics_port: int | None
     route: Route | None
     replicas: int = 1
+    # Replaces the image's entrypoint when non-empty; `command` holds its arguments.
+    entrypoint: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     backup: str | None = None  # name of the backup job covering this stateful service
     labels: tuple[tuple[str, str], ...] = ()

@@ -196,6 +196,7 @@ class ServiceContainer(pulumi.ComponentResource):
             f"{name}-container",
             name=base,
             image=image.image_id,
+            entrypoints=list(svc.entrypoint) or None,
             command=list(svc.command) or None,
             envs=envs,
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in svc.labels],

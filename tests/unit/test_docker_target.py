@@ -222,6 +222,75 @@ def test_secrets_are_files_never_env_values(dev_recording, dev_platform, dev_ser
                 f"{urn}: {name} points at {value}, which is not delivered"
 
 
+def test_entrypoint_and_command_follow_the_model(dev_recording, dev_platform, dev_service):
+    svc = dev_platform.service(dev_service)
+    got = inputs(dev_recording, dev_platform, dev_service)
+    urn = container(dev_recording, dev_platform, dev_service).urn
+    assert got.get("entrypoints") == (list(svc.entrypoint) or None), f"{urn}: entrypoint"
+    assert got.get("command") == (list(svc.command) or None), f"{urn}: command"
+
+
+ES_EXPORTER = "elasticsearch-exporter"
+
+
+def _run_entrypoint(got: dict[str, Any], tmp_path, secret: str | None) -> tuple[int, str, str]:
+    """Run the container's recorded entrypoint and command with this machine's /bin/sh (the
+    image's is busybox ash; the script uses POSIX sh only). The program (`$0`) is a stand-in
+    that writes what it was given; the secret file is a temporary file."""
+    import os
+    import subprocess
+
+    entrypoint, command = got["entrypoints"], got["command"]
+    assert entrypoint[:2] == ["/bin/sh", "-c"] and len(entrypoint) == 4, entrypoint
+    seen = tmp_path / "seen"
+    program = tmp_path / "elasticsearch_exporter"
+    program.write_text('#!/bin/sh\nprintf "%s\\n" "$ES_PASSWORD" "$@" > "$SEEN"\n')
+    program.chmod(0o755)
+    env = dict(e.split("=", 1) for e in got["envs"])
+    secret_file = tmp_path / "elastic_password"
+    if secret is not None:
+        secret_file.write_text(secret)
+    env.update(ES_PASSWORD_FILE=str(secret_file), SEEN=str(seen), PATH=os.environ["PATH"])
+    done = subprocess.run(["/bin/sh", "-c", entrypoint[2], str(program), *command], env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+    return done.returncode, seen.read_text() if seen.exists() else "", done.stderr
+
+
+def test_elasticsearch_exporter_reads_its_password_from_the_file(
+        dev_recording, dev_platform, tmp_path):
+    svc = dev_platform.service(ES_EXPORTER)
+    got = inputs(dev_recording, dev_platform, ES_EXPORTER)
+    urn = container(dev_recording, dev_platform, ES_EXPORTER).urn
+    (ref,) = svc.secrets
+    envs = dict(e.split("=", 1) for e in got["envs"])
+    # The spec carries the file's path only; the value is an upload marked secret.
+    assert "ES_PASSWORD" not in envs and envs["ES_PASSWORD_FILE"] == ref.file, \
+        f"{urn}: {sorted(envs)}"
+    uploads = {u["file"]: u for u in got["uploads"]}
+    assert uploads[ref.file]["content"] == REDACTED, f"{urn}: password file not secret"
+    assert uploads[ref.file]["owner"] == svc.security.user.split(":")[0], urn
+    # The image's entrypoint is the binary; the override runs the same binary through sh.
+    assert got["entrypoints"][0] == "/bin/sh" and \
+        got["entrypoints"][-1] == "/bin/elasticsearch_exporter", f"{urn}: {got['entrypoints']}"
+    assert "render-placeholder" not in json.dumps(got["entrypoints"] + got["command"]), urn
+
+    value = "fake-from-vault"  # noqa: S105 - a stand-in value for the temporary file
+    code, seen, stderr = _run_entrypoint(got, tmp_path, value + "\n")
+    assert code == 0, stderr
+    exported, *args = seen.splitlines()
+    assert exported == value, f"{urn}: ES_PASSWORD not exported from the file"
+    assert args == list(svc.command), f"{urn}: the binary did not get its arguments"
+
+
+@pytest.mark.parametrize("secret", [None, ""], ids=["missing-file", "empty-file"])
+def test_elasticsearch_exporter_refuses_to_start_without_its_password(
+        dev_recording, dev_platform, tmp_path, secret):
+    got = inputs(dev_recording, dev_platform, ES_EXPORTER)
+    code, seen, stderr = _run_entrypoint(got, tmp_path, secret)
+    assert code != 0 and seen == "", "the exporter started without a password"
+    assert "elastic_password" in stderr, stderr
+
+
 def test_uploads_land_on_volumes(dev_recording, dev_platform, dev_service):
     # Docker refuses `cp` into a read-only root outside volumes: every upload needs one.
     got = inputs(dev_recording, dev_platform, dev_service)
@@ -244,8 +313,13 @@ def test_backend_network_is_internal(dev_recording, dev_platform):
     assert len(nets) == 2, f"unexpected networks: {sorted(nets)}"
 
 
+VOLUME_INIT = {"label": "rampart.role", "value": "volume-init"}
+
+
 def test_every_service_has_one_container(dev_recording, dev_platform):
-    names = sorted(r.name for r in dev_recording.of_type(CONTAINER))
+    # one-shot volume inits (checked below) are not services
+    names = sorted(r.name for r in dev_recording.of_type(CONTAINER)
+                   if VOLUME_INIT not in r.inputs.get("labels", []))
     assert names == sorted(f"{dev_platform.name}-{s.name}-container"
                            for s in dev_platform.services)
 
@@ -311,8 +385,7 @@ def test_only_hand_off_volumes_get_an_init(dev_recording, dev_platform):
     """Private data volumes keep what the image gives them (PGDATA is read by pg-backup as the
     same uid); the dev stack (self-signed edge) has no ACME store to prepare."""
     inits = sorted(c.name for c in dev_recording.of_type(CONTAINER)
-                   if {"label": "rampart.role", "value": "volume-init"}
-                   in c.inputs.get("labels", []))
+                   if VOLUME_INIT in c.inputs.get("labels", []))
     assert inits == [f"{dev_platform.name}-backup-metrics-init"]
     assert [h.volume for h in target.hand_off_volumes(dev_platform.services)] == \
         ["backup-metrics"]

@@ -77,6 +77,15 @@ CASES: list[tuple[str, Mutation, str, str, str, str]] = [
     ("secret-literal-in-environment",
      lambda c, v: _svc(c, "crm").setdefault("environment", {}).update(DB_PASSWORD=LITERAL),
      "catalog.yaml", "crm", "environment.DB_PASSWORD", "secret declared with a literal value"),
+    ("secret-literal-in-entrypoint",
+     lambda c, v: _svc(c, "elasticsearch-exporter").update(
+         entrypoint=["/bin/sh", "-c", f"ES_PASSWORD={LITERAL} exec \"$0\" \"$@\"",
+                     "/bin/elasticsearch_exporter"]),
+     "catalog.yaml", "elasticsearch-exporter", "entrypoint[2]",
+     "secret declared with a literal value"),
+    ("empty-entrypoint",
+     lambda c, v: _svc(c, "elasticsearch-exporter").update(entrypoint=[]),
+     "catalog.yaml", "elasticsearch-exporter", "entrypoint", "must not be empty"),
 ]
 
 STACK_FILE = "config:\n  rampart:catalog: bad-catalog/catalog.yaml\n"

@@ -310,6 +310,45 @@ def test_secret_file_variable_is_fine(tmp_path: Path) -> None:
         ("JWT_SECRET_FILE", "/run/secrets/jwt_secret"),)
 
 
+@pytest.mark.parametrize(("key", "args", "index"), [
+    ("entrypoint", ["/bin/sh", "-c", f"PGPASSWORD={SECRET_VALUE} exec app"], 2),
+    ("entrypoint", ["/bin/sh", "-c", f"export API_TOKEN='{SECRET_VALUE}'; exec app"], 2),
+    ("command", ["app", f"DB_PASSWORD={SECRET_VALUE}"], 1),
+], ids=["shell-assignment", "quoted-export", "env-style-argument"])
+def test_secret_literal_in_entrypoint_or_command(tmp_path: Path, key: str, args: list[str],
+                                                 index: int) -> None:
+    err = expect_error(tmp_path, lambda c, v: svc(c, "api").update({key: args}),
+                       file="catalog.yaml", service="api", field=f"{key}[{index}]",
+                       words="secret declared with a literal value")
+    assert SECRET_VALUE not in str(err), "the message must never echo a secret value"
+
+
+def test_entrypoint_reading_a_secret_file_is_fine(tmp_path: Path) -> None:
+    script = 'set -e; PGPASSWORD="$(cat "$PGPASSWORD_FILE")"; export PGPASSWORD; exec "$0" "$@"'
+    entrypoint = ["/bin/sh", "-c", script, "/usr/bin/app"]
+
+    def mutate(c: dict[str, Any], v: dict[str, Any]) -> None:
+        svc(c, "api").update(entrypoint=entrypoint, command=["--port=3001"])
+        svc(c, "db").update(command=["postgres", "-c", "password_encryption=scram-sha-256"])
+
+    platform = build_mutated(tmp_path, mutate)
+    assert platform.service("api").entrypoint == tuple(entrypoint)
+    assert platform.service("api").command == ("--port=3001",)
+    assert platform.service("gateway").entrypoint == (), "the image's entrypoint by default"
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ([], "must not be empty"),
+    ("/bin/sh -c 'exec app'", "must be a list of strings"),
+    (["/bin/sh", ""], "must be a non-empty string"),
+    (["/bin/sh", 7], "must be a non-empty string"),
+], ids=["empty", "shell-string", "empty-item", "number-item"])
+def test_entrypoint_shape(tmp_path: Path, value: Any, words: str) -> None:
+    field = "entrypoint" if not isinstance(value, list) or not value else "entrypoint[1]"
+    expect_error(tmp_path, lambda c, v: svc(c, "api").update(entrypoint=value),
+                 file="catalog.yaml", service="api", field=field, words=words)
+
+
 def test_shared_secret_owner_must_own_it(tmp_path: Path) -> None:
     expect_error(tmp_path, lambda c, v: svc(c, "api")["secrets"].update(
         REDIS_PASSWORD={"from": "db"}), file="catalog.yaml", service="api",
