@@ -33,8 +33,9 @@ TMPFS_OPTIONS = "rw,nosuid,nodev"
 MODE_OWNER_ONLY = "0400"
 MODE_ALL_READ = "0444"
 MODE_CONFIG = "0444"
-# Fresh volumes the target hands to a service's user: private (data, the ACME store) unless
-# the volume is a hand-off directory other users read (owner writes, everyone reads/lists).
+# Fresh volumes the target hands to a service's user: private (the ACME store), or a hand-off
+# directory other users read (owner writes, everyone reads/lists). Other volumes keep what
+# Docker and the image give them.
 MODE_PRIVATE_DIR = "0700"
 MODE_SHARED_DIR = "0755"
 # The rotation-aware second file of a signing key (same suffix the Vault provider serves).
