@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from infra.lab import LabConfig, LabError, default_lab, lifecycle, ssh
+# infra.lab and its config are light; the lifecycle (nspawn, netns, rootfs), the SSH helpers
+# and rich are imported by the commands that use them, not by every `rampart` invocation.
+from infra.lab import LabConfig, LabError, default_lab
 from infra.lab.config import DEFAULT_RUN_BASE, make_lab
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+
+
+@functools.cache
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 def _fail(exc: LabError) -> typer.Exit:
+    err = _console(stderr=True)
     err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
@@ -43,6 +53,7 @@ def lab_options(
     ] = None,
 ) -> None:
     """The default lab is the contract's four hosts; options describe another, separate lab."""
+    err = _console(stderr=True)
     custom = [opt for opt, val in (("--bridge", bridge), ("--subnet", subnet)) if val]
     if not (name or custom or host or state_dir) or (name == "rampart" and not custom and not host):
         ctx.obj = default_lab()
@@ -78,6 +89,9 @@ def lab_options(
 @app.command()
 def up(ctx: typer.Context) -> None:
     """Create or start every host (idempotent); builds the base rootfs once."""
+    from infra.lab import lifecycle
+
+    console = _console()
     lab = _lab(ctx)
     try:
         with console.status(f"lab {lab.name}: starting") as spinner:
@@ -101,6 +115,9 @@ def up(ctx: typer.Context) -> None:
 @app.command()
 def down(ctx: typer.Context) -> None:
     """Stop every host and remove its root, netns, veth, the proxy and the bridge."""
+    from infra.lab import lifecycle
+
+    console = _console()
     lab = _lab(ctx)
     try:
         with console.status(f"lab {lab.name}: stopping") as spinner:
@@ -113,6 +130,11 @@ def down(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Show bridge, proxy and hosts; exit 1 unless every part is up."""
+    from rich.table import Table
+
+    from infra.lab import lifecycle
+
+    console = _console()
     lab = _lab(ctx)
     try:
         st = lifecycle.status(lab)
@@ -150,6 +172,8 @@ def ssh_(
     ] = None,
 ) -> None:
     """SSH into a lab host as the admin user, with the lab key and pinned host keys."""
+    from infra.lab import ssh
+
     lab = _lab(ctx)
     try:
         spec = lab.host(host)

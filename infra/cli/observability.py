@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
-from infra.model import DEFAULT_CATALOG, build_platform
-from infra.model.errors import ValidationError
-from infra.observability import CONFIG_KEYS, build_files, settings_from_stack
-from infra.observability.rules import alert_names, rule_files
+# The model and infra.observability (Grafana dashboards, rule builders) are imported by the
+# command that uses them, not by every `rampart` invocation.
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -46,6 +43,10 @@ def _stack_namespace(stack: str) -> tuple[dict[str, Any], str, Path]:
 
 def _settings_file(path: Path) -> dict[str, Any]:
     """A YAML mapping shaped like the `rampart:` namespace (for runs without a stack)."""
+    import yaml
+
+    from infra.model.errors import ValidationError
+
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -100,6 +101,11 @@ def build(
     ] = None,
 ) -> None:
     """Write prometheus.yml, rule files, alertmanager.yml and Grafana provisioning to OUT."""
+    from infra.model import DEFAULT_CATALOG, build_platform
+    from infra.model.errors import ValidationError
+    from infra.observability import CONFIG_KEYS, build_files, settings_from_stack
+    from infra.observability.rules import alert_names, rule_files
+
     if (stack is None) == (settings is None):
         print("give exactly one of --stack or --settings", file=sys.stderr)
         raise typer.Exit(2)

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 
 def render(
@@ -46,6 +44,9 @@ def render(
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1) from None
     elapsed = time.perf_counter() - started
+
+    from rich.console import Console
+    from rich.table import Table
 
     console = Console(stderr=True)
     for title, rows in summary(recording).items():

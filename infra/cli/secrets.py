@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from infra.model.errors import ValidationError
-from infra.model.types import DUAL_VERSION_KINDS
-from infra.secrets.bootstrap import DEFAULT_MAX_VERSIONS, bootstrap
-from infra.secrets.check import check
 from infra.secrets.errors import SecretsError
-from infra.secrets.plan import SecretSpec, parse_label, secret_specs, validate_stack
-from infra.secrets.rotate import rotate
-from infra.secrets.vault import Vault, VaultSettings
+
+# The commands import what they use when they run: the Vault client (hvac, requests) and the
+# model cost ~0.4 s CPU, which `rampart --help`, `render` and `policy check` never need.
+if TYPE_CHECKING:
+    from infra.secrets.plan import SecretSpec
+    from infra.secrets.vault import Vault
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 T = TypeVar("T")
+# infra.secrets.bootstrap.DEFAULT_MAX_VERSIONS, spelled here so that showing it in --help does
+# not import the Vault client; tests/unit/test_cli_imports.py keeps the two equal.
+DEFAULT_MAX_VERSIONS = 5
 
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Pulumi stack name, e.g. dev.")]
 CatalogOpt = Annotated[
@@ -47,6 +49,7 @@ def _stack_config(stack: str) -> tuple[dict[str, str], Path]:
     """String keys of the stack's `rampart:` namespace (catalog, vaultAddr, vaultMount) from
     Pulumi.<stack>.yaml, read through infra.config; empty when the stack has no file."""
     from infra import config as stack_config
+    from infra.model.errors import ValidationError
 
     root = stack_config.project_dir()
     if not stack_config.stack_file(stack, root).is_file():
@@ -61,6 +64,8 @@ def _stack_config(stack: str) -> tuple[dict[str, str], Path]:
 
 def _specs(catalog: Path | None, config: dict[str, str], root: Path) -> tuple[SecretSpec, ...]:
     from infra.model import DEFAULT_CATALOG, build_platform
+    from infra.model.errors import ValidationError
+    from infra.secrets.plan import secret_specs
 
     source = catalog or (root / config["catalog"] if config.get("catalog") else None)
     try:
@@ -77,6 +82,8 @@ class _CatalogError(SecretsError):
 
 
 def _vault(addr: str | None, mount: str | None, insecure: bool, config: dict[str, str]) -> Vault:
+    from infra.secrets.vault import Vault, VaultSettings
+
     settings = VaultSettings.from_env(
         addr=addr or config.get("vaultAddr") or None,
         mount=mount or config.get("vaultMount") or None,
@@ -113,6 +120,8 @@ def bootstrap_cmd(
 ) -> None:
     """Create every missing secret (never overwrite), then one read-only policy and one
     AppRole per service. Prints names and paths only."""
+    from infra.secrets.bootstrap import bootstrap
+    from infra.secrets.plan import validate_stack
 
     def go() -> None:
         validate_stack(stack)
@@ -145,6 +154,8 @@ def check_cmd(
 ) -> None:
     """Every declared secret present, strong, not a known default, not shared by accident.
     Exit 1 with one line per failing secret (its name, never its value)."""
+    from infra.secrets.check import check
+    from infra.secrets.plan import validate_stack
 
     def go() -> int:
         validate_stack(stack)
@@ -186,6 +197,9 @@ def rotate_cmd(
     """Write a new version. The previous one stays readable; for signing keys and peppers it
     is delivered as `<name>_previous` until the next rotation. Concurrent rotations fail,
     never overwrite."""
+    from infra.model.types import DUAL_VERSION_KINDS
+    from infra.secrets.plan import parse_label, validate_stack
+    from infra.secrets.rotate import rotate
 
     def go() -> None:
         validate_stack(stack)
