@@ -1,0 +1,46 @@
+"""Independent auditors on the converged lab (issue 7 targets): ssh-audit finds nothing on any
+host's sshd and Lynis rates every host at 85 or more. The report is kept in out/audit.json,
+the figures docs/benchmarks.md records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import audit as auditing
+from infra.cli.audit import verdict
+from infra.lab.playbook import PlaybookRun
+
+REPO = Path(__file__).resolve().parents[2]
+REPORT = REPO / "out" / "audit.json"
+MIN_LYNIS_INDEX = 85
+
+
+@pytest.fixture(scope="module")
+def report(converged: PlaybookRun) -> dict[str, Any]:
+    result = auditing.audit(inventory="inventories/lab/hosts.yml")
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def test_every_lab_host_is_audited(report: dict[str, Any]) -> None:
+    assert sorted(report["hosts"]) == ["app1", "db1", "edge1", "mon1"]
+    for name, host in report["hosts"].items():
+        assert host.get("lynis") and not host.get("lynis_error"), f"{name}: Lynis did not run"
+        assert host.get("ssh_audit") and not host.get("ssh_audit_error"), (
+            f"{name}: ssh-audit did not run: {host.get('ssh_audit_error')}")
+
+
+def test_ssh_audit_has_no_failure_and_no_warning(report: dict[str, Any]) -> None:
+    findings = {name: host["ssh_audit"]["findings"] for name, host in report["hosts"].items()
+                if host["ssh_audit"]["failures"] or host["ssh_audit"]["warnings"]}
+    assert not findings, f"ssh-audit findings: {findings}"
+
+
+def test_lynis_index_meets_the_bar_on_every_host(report: dict[str, Any]) -> None:
+    problems = verdict(report, MIN_LYNIS_INDEX)
+    assert not problems, f"{problems}; per-host details in {REPORT}"
