@@ -31,6 +31,7 @@ from infra import config as stack_config
 from infra import traefik
 from infra.model import build_platform
 from infra.model.types import Exposure, Platform
+from infra.observability import live
 
 STACK = "dev"
 
@@ -176,8 +177,17 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     policy_md.unlink(missing_ok=True)  # never show a report left by an earlier run
     runner.run("policy check", [rampart, "policy", "check", "--stack", STACK, "--format",
                                 "markdown", "--out", str(policy_md)])
-    runner.run("observability build", [rampart, "observability", "build", "--stack", STACK,
-                                       "--out", str(out / "observability")])
+    # Observability: build, check with the real tools, and with the lab up show the live
+    # scrape targets of the monitoring host's Prometheus (role: prometheus).
+    obs = out / "observability"
+    if runner.run("observability build", [rampart, "observability", "build", "--stack", STACK,
+                                          "--out", str(obs)]):
+        runner.run("promtool check", [_bin("promtool"), "check", "config",
+                                      str(obs / "prometheus" / "prometheus.yml")])
+        runner.run("amtool check", [_bin("amtool"), "check-config",
+                                    str(obs / "alertmanager" / "alertmanager.yml")])
+    if lab_ok:
+        live_targets(runner, root / "inventories" / "lab" / "hosts.yml")
 
     settings = stack_config.stack_settings(STACK, root)
     catalog = settings.get("catalog")
@@ -202,6 +212,22 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     failed = [s.name for s in runner.steps if not s.ok]
     console.print(f"outputs in {out}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def live_targets(runner: Runner, inventory: Path) -> None:
+    """The lab Prometheus's targets as a table, recorded as a step (failed unless all up)."""
+    start = time.monotonic()
+    try:
+        url = live.prometheus_url(inventory)
+        targets = live.fetch_targets(url)
+    except live.LiveError as exc:
+        runner.steps.append(Step("live targets", False, time.monotonic() - start, str(exc)))
+        runner.console.print(f"[red]live targets: {exc}[/]")
+        return
+    runner.console.print(live.targets_table(url, targets))
+    up = sum(t.health == "up" for t in targets)
+    runner.steps.append(Step("live targets", bool(targets) and up == len(targets),
+                             time.monotonic() - start, f"{up}/{len(targets)} up at {url}"))
 
 
 def _default_catalog() -> Path:
