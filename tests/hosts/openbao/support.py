@@ -1,0 +1,97 @@
+"""Helpers of the openbao host tests: the role's variables as the inventory sets them, and
+requests to the live API from the controller, TLS verified with the CA the role fetched."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import struct
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+from testinfra.host import Host
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULTS = yaml.safe_load((REPO / "roles/openbao/defaults/main.yml").read_text())
+SECRETS_HOST = "mon1"
+CA_FILE = REPO / "inventories/lab/.state/openbao-ca.pem"
+INIT_FILE = REPO / "inventories/lab/.state/openbao-init.json"
+
+
+def role_vars(host: Host) -> dict[str, Any]:
+    """Defaults with the inventory's openbao_* values on top; the lab's templates resolved."""
+    inventory = host.ansible.get_variables()
+    merged = {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("openbao_")}}
+    if "{{" in str(merged["openbao_listen_address"]):
+        merged["openbao_listen_address"] = inventory["ansible_host"]
+    # Defaults built from other role variables ("{{ openbao_log_dir }}/audit.log").
+    for _ in range(3):
+        for key, value in merged.items():
+            if isinstance(value, str):
+                merged[key] = re.sub(
+                    r"\{\{ (openbao_\w+) \}\}",
+                    lambda m: str(merged.get(m.group(1), m.group(0))),
+                    value,
+                )
+    return merged
+
+
+def api_url(host: Host) -> str:
+    v = role_vars(host)
+    return f"https://{v['openbao_listen_address']}:{v['openbao_port']}"
+
+
+def tls_context() -> ssl.SSLContext:
+    assert CA_FILE.is_file(), f"the converge did not fetch the OpenBao CA to {CA_FILE}"
+    return ssl.create_default_context(cafile=str(CA_FILE))
+
+
+def request(url: str, token: str | None = None, method: str = "GET") -> tuple[int, Any]:
+    """(HTTP status, JSON body or None) of one verified TLS request."""
+    req = urllib.request.Request(url, method=method)  # noqa: S310 (lab https URL)
+    if token:
+        req.add_header("X-Vault-Token", token)
+    try:
+        with urllib.request.urlopen(req, context=tls_context(), timeout=15) as response:  # noqa: S310
+            body = response.read()
+            return response.status, json.loads(body) if body else None
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body) if body else None
+        except json.JSONDecodeError:
+            return exc.code, body.decode(errors="replace")
+
+
+def root_token() -> str:
+    assert INIT_FILE.is_file(), f"no {INIT_FILE}: playbooks/openbao-init.yml has not run"
+    return str(json.loads(INIT_FILE.read_text())["root_token"])
+
+
+def _decode(hex_addr: str) -> tuple[str, int]:
+    addr, port = hex_addr.split(":")
+    raw = bytes.fromhex(addr)
+    if len(raw) == 4:
+        ip = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int(addr, 16)))
+    else:
+        words = struct.unpack("<4I", raw)
+        ip = socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
+    return str(ipaddress.ip_address(ip)), int(port, 16)
+
+
+def listening(host: Host) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket, from /proc (no ss on minimal hosts)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        result = host.run(f"cat {table}")
+        for line in result.stdout.splitlines()[1:] if result.rc == 0 else []:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                found.add(_decode(fields[1]))
+    return found
