@@ -12,6 +12,7 @@ The OpenBao dev server keeps its data in memory and is stopped (by its PID) when
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -169,8 +170,16 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
                     "--out", str(out / "render-vault")], env=vault_env)
     lab_ok = with_hosts and runner.steps[0].ok
     if lab_ok and runner.run("site.yml", [_bin("ansible-playbook"), "playbooks/site.yml"]):
+        audit_json = root / "out" / "audit.json"
+        audit_json.unlink(missing_ok=True)  # never show figures left by an earlier run
+        # The host tier includes the independent auditors (tests/hosts/test_audit_figures.py),
+        # which leave their report in out/audit.json.
         runner.run("host verification", [_bin("pytest"), "-q", "-m", "hosts", "tests/hosts",
                                          "-p", "no:cacheprovider"])
+        if audit_json.is_file():
+            from infra.cli.audit import render as audit_table
+
+            console.print(audit_table(json.loads(audit_json.read_text(encoding="utf-8"))))
     runner.run("render dev stack", [rampart, "render", "--stack", STACK,
                                     "--out", str(out / "render")])
     policy_md = out / "policy.md"
