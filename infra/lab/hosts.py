@@ -68,6 +68,11 @@ def reusable(lab: LabConfig, host: HostSpec, made_on: Path) -> bool:
     if not (made_on / "etc").is_dir():
         return False
     mount_root(lab, host, made_on)
+    return trusts_our_key(lab, host)
+
+
+def trusts_our_key(lab: LabConfig, host: HostSpec) -> bool:
+    """Whether the host's (mounted) root lets this checkout's lab key log in."""
     authorized = lab.host_root(host) / "home" / ADMIN_USER / ".ssh" / "authorized_keys"
     key = Path(f"{lab.key_path}.pub").read_text().strip()
     try:

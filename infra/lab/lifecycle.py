@@ -85,9 +85,17 @@ def _up(lab: LabConfig, progress: Progress) -> UpReport:
     for host in lab.hosts:
         hs = st.host(host.name)
         if hs.nspawn is not None and hs.nspawn.alive():
-            report.already_running.append(host.name)
-            procs[host.name] = hs.nspawn
-            continue
+            if hosts.trusts_our_key(lab, host):
+                report.already_running.append(host.name)
+                procs[host.name] = hs.nspawn
+                continue
+            # Left running by another checkout (a CI clone beside a developer's tree, say):
+            # nothing here could log in to it, so it is stopped and made afresh.
+            progress(f"host {host.name} trusts another checkout's key: replacing it")
+            hosts.stop(lab, host, hs.nspawn)
+            hs.nspawn = None
+            hosts.unmount_root(lab, host)
+            (lab.host_dir(host) / "created").unlink(missing_ok=True)
         net.ensure_host_net(lab, host)
         created = lab.host_dir(host) / "created"
         if created.is_file() and hs.keys and hosts.reusable(lab, host, Path(created.read_text())):

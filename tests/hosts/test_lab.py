@@ -177,6 +177,23 @@ def test_host_left_by_another_checkout_is_made_afresh(
     assert done.returncode == 0, f"host1 refused the new checkout's key: {done.stderr}"
 
 
+def test_running_host_of_another_checkout_is_replaced(
+    test_lab: LabConfig, tmp_path: Path
+) -> None:
+    """A host still running for another checkout (a CI clone started beside a developer's lab)
+    trusts that checkout's key: `up` from here must replace it, not wait on a login that can
+    never succeed."""
+    nspawn = state.load(test_lab.state_file).hosts["host1"].nspawn
+    assert nspawn is not None and nspawn.alive(), "host1 should still be running"
+    third = make_lab(test_lab.name, test_lab.bridge, str(test_lab.subnet),
+                     [(h.name, str(h.address)) for h in test_lab.hosts], tmp_path / "third")
+    report = lifecycle.up(third)
+    assert report.started == ["host1"], report
+    assert not nspawn.alive(), "the old host1 was not stopped"
+    done = ssh_run(third, third.host("host1"), ["true"])
+    assert done.returncode == 0, f"host1 refused this checkout's key: {done.stderr}"
+
+
 def test_down_leaves_nothing_and_spares_the_default_lab(
     test_lab: LabConfig, lab: LabConfig
 ) -> None:
