@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -176,6 +177,13 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
         # which leave their report in out/audit.json.
         runner.run("host verification", [_bin("pytest"), "-q", "-m", "hosts", "tests/hosts",
                                          "-p", "no:cacheprovider"])
+        # Issue 5: a verified backup now, then a restore drill of it (scratch instance).
+        if runner.run("backup", [_bin("ansible-playbook"), "playbooks/backup.yml"]):
+            runner.run("restore drill", [_bin("ansible-playbook"), "playbooks/restore-drill.yml"])
+            drill_log = next(iter(sorted(logs.glob("*-restore-drill.log"))), None)
+            found = drill_log and re.search(r"RTO=[\d.]+s RPO=[\d.]+s report=[^\s\"]+",
+                                            drill_log.read_text(errors="replace"))
+            console.print(f"[bold]restore drill:[/] {found.group(0) if found else 'no RTO/RPO'}")
         if audit_json.is_file():
             from infra.cli.audit import render as audit_table
 
