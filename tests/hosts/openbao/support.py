@@ -3,18 +3,16 @@ requests to the live API from the controller, TLS verified with the CA the role 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
 import ssl
-import struct
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
+from lab_sockets import listening  # noqa: F401  (re-exported for the tests)
 from testinfra.host import Host
 
 REPO = Path(__file__).resolve().parents[3]
@@ -72,26 +70,3 @@ def request(url: str, token: str | None = None, method: str = "GET") -> tuple[in
 def root_token() -> str:
     assert INIT_FILE.is_file(), f"no {INIT_FILE}: playbooks/openbao-init.yml has not run"
     return str(json.loads(INIT_FILE.read_text())["root_token"])
-
-
-def _decode(hex_addr: str) -> tuple[str, int]:
-    addr, port = hex_addr.split(":")
-    raw = bytes.fromhex(addr)
-    if len(raw) == 4:
-        ip = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int(addr, 16)))
-    else:
-        words = struct.unpack("<4I", raw)
-        ip = socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
-    return str(ipaddress.ip_address(ip)), int(port, 16)
-
-
-def listening(host: Host) -> set[tuple[str, int]]:
-    """(address, port) of every listening TCP socket, from /proc (no ss on minimal hosts)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        result = host.run(f"cat {table}")
-        for line in result.stdout.splitlines()[1:] if result.rc == 0 else []:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                found.add(_decode(fields[1]))
-    return found
