@@ -23,8 +23,14 @@ SERVICE_RULE = re.compile(
 
 
 def role_vars(host: Host) -> dict[str, Any]:
+    """The firewall_* values the play used: defaults, then inventory; a templated inventory
+    value (the lab sums per-group service lists in group_vars/all) is evaluated by Ansible."""
     inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("firewall_")}}
+    merged = {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("firewall_")}}
+    for key, value in merged.items():
+        if isinstance(value, str) and "{{" in value:
+            merged[key] = host.ansible("debug", f"var={key}", check=False)[key]
+    return merged
 
 
 def expected_services(host: Host) -> set[tuple[str, int, frozenset[str]]]:

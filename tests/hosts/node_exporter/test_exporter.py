@@ -62,7 +62,9 @@ def test_textfile_metrics_are_exported_to_the_monitoring_host(
     v = role_vars(host)
     metric = f"rampart_test_textfile_probe{{host=\"{name}\"}} 1"
     path = f"{v['node_exporter_textfile_directory']}/rampart_test_probe.prom"
-    host.check_output(f"printf '%s\\n' '{metric}' > {path}.tmp && mv {path}.tmp {path}")
+    # As every writer must (role common sets umask 027): the file readable by node_exporter.
+    host.check_output(
+        f"umask 022 && printf '%s\\n' '{metric}' > {path}.tmp && mv {path}.tmp {path}")
     try:
         url = f"http://{v['node_exporter_listen_address']}:{v['node_exporter_port']}/metrics"
         scrape = hardened(SCRAPER).run(
