@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from render_scale import reference_s  # noqa: E402  (benchmarks/ is the script's dir)
+
 from infra import config as stack_config  # noqa: E402
 from infra.policy_check import evaluate, resources_of  # noqa: E402
 from infra.render import record_stack  # noqa: E402
@@ -41,20 +43,7 @@ from policies.settings import from_config_values, waiver_lines  # noqa: E402
 STACK = "dev"
 
 
-def reference_s(runs: int = 5) -> float:
-    """A fixed, pure-Python CPU workload (the same as render_scale.py's), timed in the same
-    run; dividing by it makes figures from differently loaded runs comparable."""
-    import yaml
-
-    doc = {"services": {f"svc-{i}": {"port": 3000 + i, "depends_on": ["postgres", "redis"],
-                                     "environment": {"A": "b" * 20, "C": str(i)}}
-                        for i in range(400)}}
-    samples = []
-    for _ in range(runs):
-        started = time.process_time()
-        yaml.safe_load(yaml.safe_dump(doc))
-        samples.append(time.process_time() - started)
-    return statistics.median(samples)
+# The same-run CPU reference as render_scale.py's, so both benchmarks' ratios compare.
 
 
 def time_command(runs: int) -> list[dict[str, float]]:

@@ -7,9 +7,11 @@ import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from infra import render
 from infra.model.types import (
     EdgeSettings,
     Exposure,
@@ -171,3 +173,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # Databases, caches, brokers: the catalog's infra group.
         names = [s.name for s in stack_platform("dev").services if s.group is Group.INFRA]
         metafunc.parametrize("dev_data_store", names)
+
+
+@pytest.fixture
+def recordings(monkeypatch: pytest.MonkeyPatch) -> list[Recording]:
+    """Every recording the engine starts, to count the resources a failed run declared."""
+    seen: list[Recording] = []
+
+    class Captured(render.Recording):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    monkeypatch.setattr(render, "Recording", Captured)
+    return seen

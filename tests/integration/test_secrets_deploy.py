@@ -80,18 +80,6 @@ def assert_no_leak(values: list[str], texts: dict[str, str]) -> None:
             assert value not in text, f"a secret value (sha256 {digest}…) appears in {where}"
 
 
-@pytest.fixture
-def recordings(monkeypatch: pytest.MonkeyPatch) -> list[render.Recording]:
-    seen: list[render.Recording] = []
-
-    class Captured(render.Recording):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            seen.append(self)
-
-    monkeypatch.setattr(render, "Recording", Captured)
-    return seen
-
 
 def render_vault(project: Path, stack: str, out: Path, env: dict[str, str],
                  monkeypatch: pytest.MonkeyPatch) -> Any:

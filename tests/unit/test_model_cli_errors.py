@@ -113,19 +113,6 @@ def _write_catalog(project: Path, mutate: Mutation | None) -> None:
     (target / "versions.yaml").write_text(yaml.safe_dump(versions, sort_keys=False))
 
 
-@pytest.fixture
-def recordings(monkeypatch: pytest.MonkeyPatch) -> list[render.Recording]:
-    """Every recording the engine starts, to count the resources a failed run declared."""
-    seen: list[render.Recording] = []
-
-    class Captured(render.Recording):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            seen.append(self)
-
-    monkeypatch.setattr(render, "Recording", Captured)
-    return seen
-
 
 def _render(project: Path, monkeypatch: pytest.MonkeyPatch, out: Path) -> Any:
     monkeypatch.chdir(project)
