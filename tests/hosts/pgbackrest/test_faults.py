@@ -23,6 +23,16 @@ SMALL_REPO = "/mnt/rampart-small-repo"
 REPO = "/var/lib/pgbackrest"
 
 
+def copy_tree(src: str, dst: str) -> str:
+    """Shell to copy src's content into dst, owners and modes kept, while PostgreSQL keeps
+    archiving WAL: pgBackRest's in-flight *.pgbackrest.tmp files are renamed away under a
+    plain `cp -a` (which then fails on them) and are never needed."""
+    return (
+        f"tar -C {src} --exclude='*.pgbackrest.tmp' --ignore-failed-read -cf - . "
+        f"| tar -C {dst} -xpf -"
+    )
+
+
 @pytest.fixture(scope="module", autouse=True)
 def ballast(db: Host) -> Iterator[None]:
     """~150 MB of poorly compressible rows: a backup takes long enough to be interrupted and
@@ -48,14 +58,14 @@ def small_repo(db: Host) -> Iterator[str]:
     db.check_output(
         f"set -e; used=$(du -sm {REPO}/ | cut -f1); mkdir -p {SMALL_REPO}; "
         f"mount -t tmpfs -o size=$((used + 12))m,mode=0750 rampart-small-repo {SMALL_REPO}; "
-        f"cp -a {REPO}/. {SMALL_REPO}/; chown postgres:postgres {SMALL_REPO}; "
+        f"{copy_tree(REPO, SMALL_REPO)}; chown postgres:postgres {SMALL_REPO}; "
         f"mount --bind {SMALL_REPO} {REPO}"
     )
     try:
         yield SMALL_REPO
     finally:
         db.run(
-            f"umount {REPO}; cp -a {SMALL_REPO}/archive/. {REPO}/archive/; "
+            f"umount {REPO}; {copy_tree(SMALL_REPO + '/archive', REPO + '/archive')}; "
             f"umount {SMALL_REPO}; rmdir {SMALL_REPO}"
         )
 
