@@ -63,6 +63,8 @@ class ServiceContainerArgs:
     named_volumes: Mapping[str, docker.Volume] = dataclasses_field(default_factory=dict)
     # Containers of the services this one depends on: created (started) first.
     after: Sequence[docker.Container] = ()
+    # Appended to the model's command (PostgreSQL's WAL archiving settings, infra/backups).
+    extra_command: Sequence[str] = ()
 
 
 def _duration(seconds: int) -> str:
@@ -198,7 +200,7 @@ class ServiceContainer(pulumi.ComponentResource):
             name=base,
             image=image.image_id,
             entrypoints=list(svc.entrypoint) or None,
-            command=list(svc.command) or None,
+            command=[*svc.command, *args.extra_command] or None,
             envs=envs,
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in svc.labels],
             # Resources: hard limits, plus a soft reservation (memory) and a CPU weight.
@@ -284,6 +286,41 @@ def hand_off_volumes(services: Sequence[Service]) -> list[HandOff]:
     return found
 
 
+@dataclass(frozen=True)
+class SharedVolume:
+    """A named volume several services of one user write (a working directory they share)."""
+
+    volume: str
+    owner: Service  # the first of them by name: its image runs the init
+    path: str  # where the owner mounts it
+    users: tuple[Service, ...]
+
+
+def shared_volumes(services: Sequence[Service]) -> list[SharedVolume]:
+    """Named volumes mounted writable by two or more services that all run as one known
+    uid, and by nobody else (PostgreSQL's WAL spool and socket directory, shared with its
+    backup job).
+
+    Docker creates a volume for a path the image lacks as root:root 0755, and which image
+    populates it first depends on start order; handing it to the one user with 0700 makes
+    it writable for all of them and private to them."""
+    mounts: dict[str, list[tuple[Service, Volume]]] = {}
+    for svc in sorted(services, key=lambda s: s.name):
+        for v in svc.volumes:
+            if v.host_path is None:
+                mounts.setdefault(v.name, []).append((svc, v))
+    found = []
+    for volume, users in sorted(mounts.items()):
+        uids = {_user_ids(s)[0] for s, _ in users}
+        if len(users) < 2 or any(v.read_only for _, v in users) or len(uids) != 1 \
+                or None in uids:
+            continue
+        owner, mount = users[0]
+        found.append(SharedVolume(volume=volume, owner=owner, path=mount.path,
+                                  users=tuple(s for s, _ in users)))
+    return found
+
+
 def _volume_owner_init(name: str, svc: Service, volume: docker.Volume, path: str,
                        opts: pulumi.ResourceOptions, private_file: str | None = None,
                        mode: str = MODE_PRIVATE_DIR) -> docker.Container:
@@ -337,6 +374,9 @@ class DockerPlatformArgs:
     config_files: Mapping[str, Mapping[str, str]] = dataclasses_field(default_factory=dict)
     # Secret files that configuration refers to, {service: {container path: secret name}}.
     secret_files: Mapping[str, Mapping[str, str]] = dataclasses_field(default_factory=dict)
+    # Arguments appended to a service's command, {service: arguments} (PostgreSQL's WAL
+    # archiving from infra/backups, which owns the backup policy).
+    command_arguments: Mapping[str, Sequence[str]] = dataclasses_field(default_factory=dict)
 
 
 def config_uploads(svc: Service, files: Mapping[str, str], secret_files: Mapping[str, str],
@@ -445,10 +485,23 @@ class DockerPlatform(pulumi.ComponentResource):
             for svc in (hand_off.writer, *hand_off.readers):
                 volume_inits.setdefault(svc.name, []).append(init)
 
+        # Shared working volumes (PostgreSQL's WAL spool, written by postgres and emptied by
+        # pg-backup, both uid 999): handed to that user, private to it.
+        for shared in shared_volumes(platform.services):
+            init = _volume_owner_init(
+                f"{name}-{shared.volume}-init", shared.owner, self.volumes[shared.volume],
+                shared.path, opts=child, mode=MODE_PRIVATE_DIR)
+            for svc in shared.users:
+                volume_inits.setdefault(svc.name, []).append(init)
+
         names = {s.name for s in platform.services}
         for service, files in (*args.config_files.items(), *args.secret_files.items()):
             if files and service not in names:
                 raise ValueError(f"{platform.source}: configuration files for '{service}', "
+                                 "which the catalog does not deploy")
+        for service, extra in args.command_arguments.items():
+            if extra and service not in names:
+                raise ValueError(f"{platform.source}: command arguments for '{service}', "
                                  "which the catalog does not deploy")
 
         self.services: dict[str, ServiceContainer] = {}
@@ -464,6 +517,7 @@ class DockerPlatform(pulumi.ComponentResource):
                     uploads=uploads,
                     published_ports=traefik.PUBLISHED_PORTS if is_edge else (),
                     named_volumes=self.volumes,
+                    extra_command=tuple(args.command_arguments.get(svc.name, ())),
                     # On the container itself: a component's depends_on does not order the
                     # component's children.
                     after=[self.services[d].container for d in sorted(svc.depends_on)
@@ -480,8 +534,9 @@ class DockerPlatform(pulumi.ComponentResource):
 
 def deploy(platform: Platform, secrets: SecretsProvider,
            config_files: Mapping[str, Mapping[str, str]] | None = None,
-           secret_files: Mapping[str, Mapping[str, str]] | None = None) -> DockerPlatform:
+           secret_files: Mapping[str, Mapping[str, str]] | None = None,
+           command_arguments: Mapping[str, Sequence[str]] | None = None) -> DockerPlatform:
     """Entry point used by `__main__.py` when the stack's target is `docker`."""
     return DockerPlatform(platform.name, DockerPlatformArgs(
         platform=platform, secrets=secrets, config_files=config_files or {},
-        secret_files=secret_files or {}))
+        secret_files=secret_files or {}, command_arguments=command_arguments or {}))

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.integration
 
 STANZA = "erp"
 JOB = "pg-backup"
-PASSPHRASE = "a-passphrase-of-32-characters-ok"
-WRONG_PASS = "not-the-passphrase-of-this-repository"
+PASSPHRASE = "a-passphrase-of-32-characters-ok"  # noqa: S105 - a throwaway test repository
+WRONG_PASS = "not-the-passphrase-of-this-repository"  # noqa: S105
 
 
 def _pg_bin() -> Path:

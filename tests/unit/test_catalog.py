@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra import backups
 from infra.model import DEFAULT_CATALOG, build_platform
 from infra.model.build import SERVICE_KEYS
 from infra.model.errors import ValidationError
@@ -262,8 +263,8 @@ def test_data_stores_without_metrics_have_an_exporter(platform: Platform, store:
 
 
 def test_backup_metrics_reach_a_scraped_textfile_collector(platform: Platform) -> None:
-    """pg-backup runs, then sleeps for 6 h: its metrics go through node-exporter's textfile
-    collector, over a named volume pg-backup writes and node-exporter reads."""
+    """pg-backup runs between its scheduled backups: its metrics go through node-exporter's
+    textfile collector, over a named volume pg-backup writes and node-exporter reads."""
     backup, node = svc(platform, "pg-backup"), svc(platform, "node-exporter")
     (flag,) = [a for a in node.command if a.startswith("--collector.textfile.directory=")]
     directory = flag.split("=", 1)[1]
@@ -271,12 +272,12 @@ def test_backup_metrics_reach_a_scraped_textfile_collector(platform: Platform) -
     writes = {v.name: v for v in backup.volumes if v.path == directory}
     assert reads.keys() == writes.keys() == {"backup-metrics"}
     assert reads["backup-metrics"].read_only and not writes["backup-metrics"].read_only
-    script = " ".join(backup.command)
+    assert dict(backup.environment)["RAMPART_METRICS_DIR"] == directory
+    script = backups.SCRIPT.read_text(encoding="utf-8")
     for metric in ("rampart_backup_last_success_timestamp_seconds",
-                   "rampart_backup_last_attempt_success"):
-        assert f'{metric}{{backup=\\"pg-backup\\"}}' in script, metric
-    assert f"{directory}/rampart_backup.prom" in script
-    assert 'mv "$out.tmp" "$out"' in script, "written beside and renamed into place"
+                   "rampart_backup_last_attempt_success", "pgbackrest_wal_archive_lag_seconds"):
+        assert f'echo "{metric}{{$labels}} ' in script, metric
+    assert 'mv "$1.tmp" "$1"' in script, "written beside and renamed into place"
 
 
 def test_edge_defaults_are_the_owners_figures(platform: Platform) -> None:
@@ -316,11 +317,19 @@ def test_prod_requires_digests_and_names_the_missing_one() -> None:
 
 
 def test_backup_job_carries_the_owners_figures(platform: Platform) -> None:
-    env = dict(svc(platform, "pg-backup").environment)
-    assert env["BACKUP_INTERVAL_S"] == str(6 * 3600), "full backup every 6 h"
-    assert (env["PGBACKREST_REPO1_RETENTION_FULL_TYPE"],
-            env["PGBACKREST_REPO1_RETENTION_FULL"]) == ("time", "7"), "7-day retention"
-    assert "verify" in " ".join(svc(platform, "pg-backup").command), "verified after each"
+    """Full daily, incremental every 6 h, 7-day retention by time, encrypted, verified after
+    each: the pgbackrest role's figures, which the job's policy file is generated from."""
+    policy = backups.load_policy()
+    env = backups.policy_env(policy, "pg-backup")
+    assert policy.full.hours == (1,) and policy.incremental.hours == (0, 6, 12, 18)
+    assert "export PGBACKREST_REPO1_RETENTION_FULL_TYPE='time'" in env
+    assert "export PGBACKREST_REPO1_RETENTION_FULL='7'" in env, "7-day retention"
+    assert "export PGBACKREST_REPO1_CIPHER_TYPE='aes-256-cbc'" in env
+    assert svc(platform, "pg-backup").command == ("sh", backups.SCRIPT_PATH)
+    assert "verify" in backups.SCRIPT.read_text(encoding="utf-8"), "verified after each"
+    secrets = {ref.name: ref for ref in svc(platform, "pg-backup").secrets}
+    assert secrets["REPO_CIPHER_PASS"].kind is SecretKind.PASSWORD
+    assert secrets["REPO_CIPHER_PASS"].file == "/run/secrets/repo_cipher_pass"
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -342,43 +351,50 @@ def test_pins_resolve_to_exact_references(platform: Platform) -> None:
     assert all(":latest" not in s.image.ref for s in platform.services)
 
 
-def _run_backup_once(script: str, directory: str, tmp_path: Path, succeed: bool) -> dict:
-    """One pass of pg-backup's loop with a stand-in `pgbackrest` (exit 0 or 1), writing into
-    `tmp_path` instead of the volume; returns {series: value} of the file it leaves."""
+def _run_backup_once(platform: Platform, tmp_path: Path, succeed: bool) -> dict:
+    """One `pg-backup.sh backup full` with a stand-in `pgbackrest` (exit 0 and a verify
+    verdict of ok, or exit 1), writing into `tmp_path` instead of the volume; returns
+    {series: value} of the file it leaves. The real run is tests/integration."""
+    import dataclasses
     import os
     import subprocess
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     stub = bin_dir / "pgbackrest"
-    stub.write_text(f"#!/bin/sh\nexit {0 if succeed else 1}\n")
+    stub.write_text("#!/bin/sh\n" + ('case "$*" in *verify*) echo "status: ok";; esac\nexit 0\n'
+                                     if succeed else "echo 'ERROR: [099]: stand-in'\nexit 1\n"))
     stub.chmod(0o755)
-    one_pass = (script.replace(directory, str(tmp_path))
-                .replace("sleep 300", "sleep 0")  # the retry's back-off
-                .replace('sleep "$BACKUP_INTERVAL_S"', "exit 0"))  # stop after one pass
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "BACKUP_INTERVAL_S": "1"}
-    subprocess.run(["sh", "-c", one_pass], env=env, check=True, timeout=30)
+    for name in ("spool", "metrics"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    policy = dataclasses.replace(backups.load_policy(), retry_delay_s=0)
+    (tmp_path / "policy.env").write_text(backups.policy_env(policy, "pg-backup"))
+    (tmp_path / "pass").write_text("passphrase")
+    env = {**os.environ, **dict(svc(platform, "pg-backup").environment),
+           "PATH": f"{bin_dir}:{os.environ['PATH']}", "PGBACKREST_REPO1_TYPE": "posix",
+           "RAMPART_POLICY_FILE": str(tmp_path / "policy.env"),
+           "RAMPART_WAL_SPOOL": str(tmp_path / "spool"),
+           "RAMPART_METRICS_DIR": str(tmp_path / "metrics"),
+           "REPO_CIPHER_PASS_FILE": str(tmp_path / "pass")}
+    subprocess.run(["sh", str(backups.SCRIPT), "backup", "full"], env=env, timeout=30,
+                   capture_output=True, check=False)
     series = {}
-    for line in (tmp_path / "rampart_backup.prom").read_text().splitlines():
+    for line in (tmp_path / "metrics" / "rampart_backup.prom").read_text().splitlines():
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             series[name] = float(value)
-    assert not (tmp_path / "rampart_backup.prom.tmp").exists()
+    assert not (tmp_path / "metrics" / "rampart_backup.prom.tmp").exists()
     return series
 
 
 def test_backup_job_writes_its_metrics_and_keeps_the_last_success(platform: Platform,
                                                                   tmp_path: Path) -> None:
-    backup, node = svc(platform, "pg-backup"), svc(platform, "node-exporter")
-    directory = next(a for a in node.command
-                     if a.startswith("--collector.textfile.directory=")).split("=", 1)[1]
-    script = backup.command[-1]
     label = '{backup="pg-backup"}'
-    ok = _run_backup_once(script, directory, tmp_path, succeed=True)
+    ok = _run_backup_once(platform, tmp_path, succeed=True)
     assert ok[f"rampart_backup_last_attempt_success{label}"] == 1
     last_ok = ok[f"rampart_backup_last_success_timestamp_seconds{label}"]
     assert last_ok > 1.7e9
-    failed = _run_backup_once(script, directory, tmp_path, succeed=False)
+    failed = _run_backup_once(platform, tmp_path, succeed=False)
     assert failed[f"rampart_backup_last_attempt_success{label}"] == 0
     # a failed run (after its retry) leaves the last success as it was: BackupTooOld counts on it
     assert failed[f"rampart_backup_last_success_timestamp_seconds{label}"] == last_ok

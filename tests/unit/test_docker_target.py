@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from infra import backups
 from infra.model import defaults
 from infra.model.types import DUAL_VERSION_KINDS, Network, Platform
 from infra.render import REDACTED, Record, Recording
@@ -227,7 +228,9 @@ def test_entrypoint_and_command_follow_the_model(dev_recording, dev_platform, de
     got = inputs(dev_recording, dev_platform, dev_service)
     urn = container(dev_recording, dev_platform, dev_service).urn
     assert got.get("entrypoints") == (list(svc.entrypoint) or None), f"{urn}: entrypoint"
-    assert got.get("command") == (list(svc.command) or None), f"{urn}: command"
+    # the model's command, plus PostgreSQL's WAL archiving from the backup policy
+    extra = backups.command_arguments(dev_platform, backups.load_policy()).get(svc.name, ())
+    assert got.get("command") == ([*svc.command, *extra] or None), f"{urn}: command"
 
 
 ES_EXPORTER = "elasticsearch-exporter"
@@ -381,14 +384,32 @@ def test_backup_metrics_volume_is_handed_to_its_writer(dev_recording, dev_platfo
         assert init.urn in c.dependencies, f"{c.urn}: starts before the volume is handed over"
 
 
-def test_only_hand_off_volumes_get_an_init(dev_recording, dev_platform):
+def test_only_hand_off_and_shared_volumes_get_an_init(dev_recording, dev_platform):
     """Private data volumes keep what the image gives them (PGDATA is read by pg-backup as the
-    same uid); the dev stack (self-signed edge) has no ACME store to prepare."""
+    same uid); the dev stack (self-signed edge) has no ACME store to prepare. Volumes that
+    postgres and pg-backup both write (socket directory, WAL spool) go to uid 999."""
     inits = sorted(c.name for c in dev_recording.of_type(CONTAINER)
                    if VOLUME_INIT in c.inputs.get("labels", []))
-    assert inits == [f"{dev_platform.name}-backup-metrics-init"]
+    assert inits == [f"{dev_platform.name}-{v}-init"
+                     for v in ("backup-metrics", "postgres-run", "postgres-wal-spool")]
     assert [h.volume for h in target.hand_off_volumes(dev_platform.services)] == \
         ["backup-metrics"]
+    assert [v.volume for v in target.shared_volumes(dev_platform.services)] == \
+        ["postgres-run", "postgres-wal-spool"]
+
+
+def test_wal_spool_is_shared_and_private_to_the_database_user(dev_recording, dev_platform):
+    init = dev_recording.get(CONTAINER, f"{dev_platform.name}-postgres-wal-spool-init")
+    path = init.inputs["volumes"][0]["containerPath"]
+    assert init.inputs["volumes"][0]["volumeName"] == f"{dev_platform.name}-postgres-wal-spool"
+    script = init.inputs["command"][0]
+    assert f"chown 999:999 {path} &&" in script and _mode_bits(script, path) == 0o700, script
+    for name in ("postgres", "pg-backup"):
+        c = container(dev_recording, dev_platform, name)
+        mounts = {v["containerPath"]: v for v in c.inputs["volumes"]}
+        assert mounts[path]["volumeName"] == f"{dev_platform.name}-postgres-wal-spool", c.urn
+        assert not mounts[path].get("readOnly"), f"{c.urn}: spool mounted read-only"
+        assert init.urn in c.dependencies, f"{c.urn}: starts before the spool is handed over"
 
 
 def test_prod_keeps_the_acme_store_private_beside_the_hand_off(prod_recording):
@@ -501,3 +522,80 @@ def record_platform_files(platform, files, provider):
 
     return run_program(lambda: target.deploy(platform, provider, config_files=files),
                        stack="test", secrets=provider)
+
+
+# -- backups: PostgreSQL's WAL archiving and the pg-backup job (infra/backups) ----------------
+
+
+def _flags(command: list[str]) -> dict[str, str]:
+    """`-c name=value` pairs of a postgres command line."""
+    return dict(command[i + 1].split("=", 1) for i, a in enumerate(command) if a == "-c")
+
+
+def test_postgres_archives_into_the_spool(dev_recording, dev_platform):
+    policy = backups.load_policy()
+    c = container(dev_recording, dev_platform, "postgres")
+    flags = _flags(c.inputs["command"])
+    spool = dict(dev_platform.service("pg-backup").environment)["RAMPART_WAL_SPOOL"]
+    assert flags["archive_mode"] == "on", c.urn
+    assert flags["archive_timeout"] == str(policy.archive_timeout_s) == "60", c.urn
+    assert flags["archive_command"] == backups.archive_command(spool), c.urn
+    assert f"{spool}/%f" in flags["archive_command"] and "sync" in flags["archive_command"]
+    # pgBackRest's backup refuses an archive_command that does not name it
+    assert "pgbackrest" in flags["archive_command"]
+    # the model's own settings stay in front
+    assert flags["password_encryption"] == "scram-sha-256", c.urn  # noqa: S105 - a method
+
+
+def test_backup_job_gets_its_script_and_the_policy(dev_recording, dev_platform):
+    policy = backups.load_policy()
+    c = container(dev_recording, dev_platform, "pg-backup")
+    uploads = {u["file"]: u for u in c.inputs["uploads"]}
+    script = uploads[backups.SCRIPT_PATH]
+    assert script["content"] == backups.SCRIPT.read_text(encoding="utf-8"), c.urn
+    assert script["permissions"] == "0444", c.urn
+    assert c.inputs["command"] == ["sh", backups.SCRIPT_PATH], c.urn
+    env = uploads[backups.POLICY_PATH]["content"]
+    assert env == backups.policy_env(policy, "pg-backup"), c.urn
+    for line in ("export PGBACKREST_REPO1_RETENTION_FULL_TYPE='time'",
+                 f"export PGBACKREST_REPO1_RETENTION_FULL='{policy.retention_full_days}'",
+                 "export RAMPART_FULL_HOURS='1'", "export RAMPART_FULL_MINUTE='0'",
+                 "export RAMPART_INCR_HOURS='0 6 12 18'", "export RAMPART_INCR_MINUTE='30'",
+                 f"export RAMPART_RETRY_DELAY_S='{policy.retry_delay_s}'",
+                 "export PGBACKREST_REPO1_CIPHER_TYPE='aes-256-cbc'"):
+        assert line in env, f"{c.urn}: {line}"
+    envs = dict(e.split("=", 1) for e in c.inputs["envs"])
+    assert envs["PGBACKREST_REPO1_S3_ENDPOINT"] == "http://minio:9000"
+    assert envs["PGBACKREST_REPO1_S3_URI_STYLE"] == "path" and envs["TZ"] == "UTC"
+
+
+@pytest.mark.parametrize("name, path", [
+    ("REPO_CIPHER_PASS", "/run/secrets/repo_cipher_pass"),
+    ("BACKUP_S3_SECRET_KEY", "/run/secrets/backup_s3_secret_key"),
+])
+def test_backup_secrets_are_files_not_values(dev_recording, dev_platform, name, path):
+    """The repository passphrase and the S3 secret key are uploaded from the provider as
+    secret files owned by the job's user; the environment holds only their paths, and no
+    PGBACKREST_* variable carries a value (the script exports them at start)."""
+    c = container(dev_recording, dev_platform, "pg-backup")
+    uploads = {u["file"]: u for u in c.inputs["uploads"]}
+    assert uploads[path]["content"] == REDACTED, f"{c.urn}: {path} not a secret upload"
+    assert uploads[path]["permissions"] == "0400" and uploads[path]["owner"] == "999", c.urn
+    envs = dict(e.split("=", 1) for e in c.inputs["envs"])
+    assert envs[f"{name}_FILE"] == path, c.urn
+    for key in ("PGBACKREST_REPO1_CIPHER_PASS", "PGBACKREST_REPO1_S3_KEY_SECRET",
+                "PGBACKREST_REPO1_S3_KEY"):
+        assert key not in envs, f"{c.urn}: {key} in the container's environment"
+
+
+def test_backup_secret_lives_where_the_role_reads_it(dev_platform):
+    """secret/<stack>/pg-backup/repo_cipher_pass: the Docker target's passphrase and the
+    role's Vault lookup (pgbackrest_vault_path under pgbackrest_vault_stack) are one secret."""
+    import yaml
+
+    from infra.secrets.plan import secret_specs
+
+    defaults = yaml.safe_load(backups.ROLE_DEFAULTS.read_text(encoding="utf-8"))
+    spec = next(s for s in secret_specs(dev_platform) if s.name == "REPO_CIPHER_PASS")
+    assert spec.path("dev") == f"dev/{defaults['pgbackrest_vault_path']}"
+    assert defaults["pgbackrest_vault_mount"] == "secret"
