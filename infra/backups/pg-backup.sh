@@ -15,9 +15,10 @@
 #
 # Scheduler: full and incremental backups at the policy's hours and minutes (UTC: TZ=UTC in
 # the catalog); a run is good only when `pgbackrest backup` exits 0 and `pgbackrest verify`
-# then reports the repository ok; one retry after RAMPART_RETRY_DELAY_S. At start, a job
-# with no verified backup takes a full one, and one whose last success is older than the
-# longest gap of the schedule catches up (the role's timers: Persistent=true).
+# then reports the repository ok; one retry after RAMPART_RETRY_DELAY_S. At start (once
+# PostgreSQL accepts connections), a job with no verified backup takes a full one, and one
+# whose last success is older than the longest gap of the schedule catches up (the role's
+# timers: Persistent=true).
 #
 # Metrics (docs/metrics.md) go to node-exporter's textfile directory, each file written
 # beside and renamed into place: rampart_backup.prom after every run, pgbackrest.prom after
@@ -210,6 +211,14 @@ serve() {
     log "WAL archiver started (spool $RAMPART_WAL_SPOOL, every $RAMPART_WAL_POLL_S s); full at" \
         "hours $RAMPART_FULL_HOURS :$RAMPART_FULL_MINUTE, incr at hours $RAMPART_INCR_HOURS" \
         ":$RAMPART_INCR_MINUTE (UTC), retention ${PGBACKREST_REPO1_RETENTION_FULL:-?} days"
+    # PostgreSQL's first start (initdb) can take a while: a backup tried before it accepts
+    # connections would only fail and alert.
+    waited=0
+    until pg_isready -q -h "${PGBACKREST_PG1_SOCKET_PATH:-/var/run/postgresql}"; do
+        [ "$waited" -lt 600 ] || { log "PostgreSQL not ready after 600 s; trying anyway"; break; }
+        wait_for 5
+        waited=$((waited + 5))
+    done
     last_ok=$(previous "$backup_prom" rampart_backup_last_success_timestamp_seconds)
     if [ -z "$last_ok" ]; then
         backup full
