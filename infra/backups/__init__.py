@@ -206,6 +206,8 @@ def load_policy(path: str | Path = ROLE_DEFAULTS) -> BackupPolicy:
         ("retry_delay_s", policy.retry_delay_s >= 0, "must not be negative"),
         ("backup_timeout_s", policy.backup_timeout_s >= 60, "must be at least 60 s"),
         ("process_max", policy.process_max >= 1, "must be at least 1"),
+        ("compress_type", policy.compress_type in ("zst", "lz4", "gz", "none"),
+         "must be one of zst, lz4, gz, none (the role's choices)"),
     ]
     for name, ok, message in checks:
         if not ok:

@@ -307,3 +307,23 @@ def test_missing_secret_is_one_clear_error(bench: Bench) -> None:
     result = bench.script("push", env=env)
     assert result.returncode == 1
     assert "secret file" in result.stderr and "absent" in result.stderr, result.stderr
+
+
+def test_health_check_follows_the_archiver(served: Bench) -> None:
+    """The catalog's health command for pg-backup passes while the archiver refreshes
+    pgbackrest.prom, and fails once the file is stale."""
+    from infra.model import DEFAULT_CATALOG, build_platform
+
+    job = build_platform(DEFAULT_CATALOG, {"environment": "dev", "domain": "erp.test"}) \
+        .service("pg-backup")
+    assert job.health is not None
+    metrics_dir = dict(job.environment)["RAMPART_METRICS_DIR"]
+    command = job.health.command[-1].replace(metrics_dir, str(served.metrics))
+    assert subprocess.run(["sh", "-c", command], timeout=30).returncode == 0
+    stale = served.metrics / "stale"
+    stale.mkdir()
+    (stale / "pgbackrest.prom").write_text("# stale\n")
+    old = time.time() - 600
+    os.utime(stale / "pgbackrest.prom", (old, old))
+    stale_command = job.health.command[-1].replace(metrics_dir, str(stale))
+    assert subprocess.run(["sh", "-c", stale_command], timeout=30).returncode != 0

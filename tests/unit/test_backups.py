@@ -90,6 +90,7 @@ def _role_copy(tmp_path: Path, **changes: Any) -> Path:
     ("pgbackrest_repo_cipher_type", "none", "aes-256-cbc"),
     ("pgbackrest_retention_full_days", "{{ days }}", "literal"),
     ("pgbackrest_incr_schedule", "Sat *-*-* 01:00:00", "OnCalendar"),
+    ("pgbackrest_compress_type", "x'; rm -rf /", "one of"),
 ])
 def test_policy_the_role_would_refuse_is_refused(tmp_path: Path, key: str, value: Any,
                                                  message: str) -> None:
