@@ -257,6 +257,16 @@ class HandOff:
     readers: tuple[Service, ...]
 
 
+def _named_volume_mounts(services: Sequence[Service]) -> dict[str, list[tuple[Service, Volume]]]:
+    """{named volume: [(service, its mount)]}, services by name (host paths left out)."""
+    mounts: dict[str, list[tuple[Service, Volume]]] = {}
+    for svc in sorted(services, key=lambda s: s.name):
+        for v in svc.volumes:
+            if v.host_path is None:
+                mounts.setdefault(v.name, []).append((svc, v))
+    return mounts
+
+
 def hand_off_volumes(services: Sequence[Service]) -> list[HandOff]:
     """Named volumes with exactly one writer that runs as a known user and at least one
     read-only reader running as a different (or unknown) user.
@@ -265,11 +275,7 @@ def hand_off_volumes(services: Sequence[Service]) -> list[HandOff]:
     not write it; handing it to the writer with 0755 lets it write while the readers (other
     uids, mounted read-only) still read. A reader with the writer's uid needs nothing (the
     database's data volume read by its backup job keeps the image's own ownership)."""
-    mounts: dict[str, list[tuple[Service, Volume]]] = {}
-    for svc in sorted(services, key=lambda s: s.name):
-        for v in svc.volumes:
-            if v.host_path is None:
-                mounts.setdefault(v.name, []).append((svc, v))
+    mounts = _named_volume_mounts(services)
     found = []
     for volume, users in sorted(mounts.items()):
         writers = [(s, v) for s, v in users if not v.read_only]
@@ -304,11 +310,7 @@ def shared_volumes(services: Sequence[Service]) -> list[SharedVolume]:
     Docker creates a volume for a path the image lacks as root:root 0755, and which image
     populates it first depends on start order; handing it to the one user with 0700 makes
     it writable for all of them and private to them."""
-    mounts: dict[str, list[tuple[Service, Volume]]] = {}
-    for svc in sorted(services, key=lambda s: s.name):
-        for v in svc.volumes:
-            if v.host_path is None:
-                mounts.setdefault(v.name, []).append((svc, v))
+    mounts = _named_volume_mounts(services)
     found = []
     for volume, users in sorted(mounts.items()):
         uids = {_user_ids(s)[0] for s, _ in users}
