@@ -156,6 +156,16 @@ attempt() {  # $1: full|incr|diff. One backup, then verification of the reposito
     return 0
 }
 
+last_backup_size() {  # repository bytes (delta) of the newest backup, from pgbackrest info
+    # The JSON lists backups oldest first; each carries "repository":{"delta":N,"size":N}.
+    # No jq in the image: the object has no nesting, so a pattern reads it.
+    info=$(timeout 60 pgbackrest --output=json info 2>/dev/null) || return 1
+    delta=$(printf '%s\n' "$info" | grep -o '"repository":{[^}]*}' | tail -n 1 \
+        | grep -o '"delta":[0-9]*' | cut -d: -f2)
+    [ -n "$delta" ] || return 1
+    echo "$delta"
+}
+
 backup() {  # $1: kind. One run: an attempt, one retry, metrics either way.
     started=$(date +%s)
     last_ok=$(previous "$backup_prom" rampart_backup_last_success_timestamp_seconds)
@@ -169,6 +179,15 @@ backup() {  # $1: kind. One run: an attempt, one retry, metrics either way.
     fi
     ended=$(date +%s)
     [ "$ok" = 0 ] || last_ok=$ended
+    size=$(previous "$backup_prom" rampart_backup_last_size_bytes)
+    if [ "$ok" = 1 ]; then
+        # the role's figure: the repository size (delta) of the newest backup
+        if new_size=$(last_backup_size); then
+            size=$new_size
+        else
+            log "$1 backup: cannot read its size from pgbackrest info (keeping the last one)"
+        fi
+    fi
     labels="backup=\"$RAMPART_BACKUP_JOB\""
     {
         if [ -n "$last_ok" ]; then
@@ -185,6 +204,11 @@ backup() {  # $1: kind. One run: an attempt, one retry, metrics either way.
         echo '# HELP rampart_backup_last_duration_seconds Duration of the last run, retry included.'
         echo '# TYPE rampart_backup_last_duration_seconds gauge'
         echo "rampart_backup_last_duration_seconds{$labels} $((ended - started))"
+        if [ -n "$size" ]; then
+            echo '# HELP rampart_backup_last_size_bytes Repository size of the last good backup.'
+            echo '# TYPE rampart_backup_last_size_bytes gauge'
+            echo "rampart_backup_last_size_bytes{$labels} $size"
+        fi
     } | write_prom "$backup_prom"
     if [ "$ok" = 1 ]; then log "RESULT ok: $1 backup verified"; else log "RESULT failed: $1 backup failed after its retry"; fi
     [ "$ok" = 1 ]

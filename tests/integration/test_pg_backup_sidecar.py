@@ -205,6 +205,34 @@ def test_serve_takes_a_verified_full_backup_at_start(served: Bench) -> None:
     assert info.returncode == 0 and "full backup:" in info.stdout, info.stdout + info.stderr
 
 
+def _newest_backup(bench: Bench) -> dict:
+    import json
+
+    result = bench.run("pgbackrest", "--output=json", "info", env=bench.direct)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (stanza,) = json.loads(result.stdout)
+    return stanza["backup"][-1]
+
+
+def test_size_is_the_newest_backups_repository_size(served: Bench) -> None:
+    """rampart_backup_last_size_bytes, as the VM role writes it: the repository size
+    (delta) pgBackRest reports for the backup just taken; a failed run keeps it."""
+    label = f'{{backup="{JOB}"}}'
+    result = served.script("backup", "incr")
+    assert result.returncode == 0, result.stdout + result.stderr
+    newest = _newest_backup(served)
+    assert newest["type"] == "incr", newest
+    size = served.series("rampart_backup.prom")[f"rampart_backup_last_size_bytes{label}"]
+    assert size == newest["info"]["repository"]["delta"] > 0, (size, newest["info"])
+    text = (served.metrics / "rampart_backup.prom").read_text()
+    assert "# TYPE rampart_backup_last_size_bytes gauge" in text, text
+    env = {**served.env, "REPO_CIPHER_PASS_FILE": str(served.root / "secrets" / "wrong_pass")}
+    assert served.script("backup", "full", env=env).returncode == 1
+    series = served.series("rampart_backup.prom")
+    assert series[f"rampart_backup_last_attempt_success{label}"] == 0
+    assert series[f"rampart_backup_last_size_bytes{label}"] == size
+
+
 def test_the_repository_is_encrypted(served: Bench) -> None:
     for info in ("backup/erp/backup.info", "archive/erp/archive.info"):
         head = (served.repo / info).read_bytes()[:8]
