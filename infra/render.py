@@ -139,6 +139,8 @@ class RecordingMocks(mocks.Mocks):
             state["imageId"] = f"sha256:{digest}"
             repo = str(args.inputs.get("name", args.name)).split("@")[0].rsplit(":", 1)[0]
             state["repoDigest"] = f"{repo}@sha256:{digest}"
+        elif args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
+            state["exitCode"] = 0  # a one-shot container the engine waited for: it succeeded
         elif args.typ == "tls:index/privateKey:PrivateKey":
             state["privateKeyPem"] = _PEM_PLACEHOLDER.format("PRIVATE KEY", "key")
             state["publicKeyPem"] = _PEM_PLACEHOLDER.format("PUBLIC KEY", "key")

@@ -12,7 +12,11 @@ What the Docker target gets from here (wired in `__main__.py`):
   archive_command that copies each finished WAL segment into a spool volume shared with the
   backup job: the official postgres image has no pgBackRest binary);
 - `container_files`: the backup job's script (pg-backup.sh, beside this file) and its
-  policy file (policy.env), uploaded read-only into the job's container.
+  policy file (policy.env), uploaded read-only into the job's container; and for the job's
+  repository init (a one-shot job it depends on with `completed` that runs minio-init.sh),
+  that script, its settings (repository.env: endpoint, bucket, user, repository path, from
+  the job's own environment, so the two cannot disagree) and the user's S3 policy
+  (policy.json: list the bucket; get, put, delete objects under the repository path).
 
 The job (pg-backup.sh) pushes the spooled segments with `pgbackrest archive-push` and
 deletes each only after pgBackRest accepted it, and runs full and incremental backups on the
@@ -22,6 +26,7 @@ of docs/metrics.md. docs/backups.md describes the whole.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +41,7 @@ from infra.model.types import Platform, Service
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_DEFAULTS = ROOT / "roles" / "pgbackrest" / "defaults" / "main.yml"
 SCRIPT = Path(__file__).resolve().parent / "pg-backup.sh"
+INIT_SCRIPT = Path(__file__).resolve().parent / "minio-init.sh"
 
 # Where the job's files land in its container (the catalog's command runs SCRIPT_PATH).
 CONFIG_DIR = "/etc/rampart/pg-backup"
@@ -50,6 +56,29 @@ STANZA_ENV = "PGBACKREST_STANZA"
 PGBACKREST_WORD = "pgbackrest"
 # How often the job looks at the spool: the RPO is archive_timeout + this + one push.
 WAL_POLL_S = 5
+
+# The repository init (minio-init.sh): where its files land, and how long it waits for MinIO.
+INIT_DIR = "/etc/rampart/minio-init"
+INIT_SCRIPT_PATH = f"{INIT_DIR}/minio-init.sh"
+INIT_SETTINGS_PATH = f"{INIT_DIR}/repository.env"
+INIT_POLICY_PATH = f"{INIT_DIR}/policy.json"
+INIT_WAIT_S = 120
+# The job's environment the init reads its settings from.
+S3_ENDPOINT_ENV = "PGBACKREST_REPO1_S3_ENDPOINT"
+S3_BUCKET_ENV = "PGBACKREST_REPO1_S3_BUCKET"
+S3_USER_ENV = "BACKUP_S3_ACCESS_KEY_ID"
+REPO_PATH_ENV = "PGBACKREST_REPO1_PATH"
+# Secrets the init needs, by the variable naming their file: the job's S3 key (shared from
+# the job) and the MinIO root password.
+INIT_SECRET_ENVS = ("BACKUP_S3_SECRET_KEY_FILE", "MINIO_ROOT_PASSWORD_FILE")
+# What pgBackRest does in its repository: list it, read, write and delete objects (and abort
+# the multipart uploads of large files it gave up on). Nothing on other buckets, no admin.
+REPOSITORY_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                             "s3:AbortMultipartUpload")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3 bucket naming rules
+_S3_USER = re.compile(r"[A-Za-z0-9._-]{3,128}")  # a MinIO access key
+_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?")
+_REPO_PATH = re.compile(r"/(?:[A-Za-z0-9._-]+/?)*")
 
 # The role's keys the Docker target reads, by what they mean here.
 KEYS = {
@@ -263,10 +292,24 @@ def policy_env(policy: BackupPolicy, job: str) -> str:
 
 
 @dataclass(frozen=True)
+class Repository:
+    """The S3 repository a job writes to, as its repository init creates it."""
+
+    endpoint: str
+    bucket: str
+    user: str  # the MinIO user (access key) the job signs in as; the policy has its name
+    prefix: str  # object key prefix of pgBackRest's repository path ("" for the bucket root)
+
+
+@dataclass(frozen=True)
 class PgBackRestJob:
     job: Service  # the backup service (pg-backup)
     database: Service  # the PostgreSQL service naming it in `backup`
     spool: str
+    # the one-shot job that creates the job's bucket and user (minio-init), if the catalog
+    # declares one, and what it creates
+    repository_init: Service | None = None
+    repository: Repository | None = None
 
 
 def pgbackrest_jobs(platform: Platform) -> list[PgBackRestJob]:
@@ -304,15 +347,116 @@ def pgbackrest_jobs(platform: Platform) -> list[PgBackRestJob]:
         if volumes[0] != volumes[1]:
             raise fail("volumes", f"mounts volume '{volumes[1]}' at {spool}, '{db.name}' "
                                   f"mounts '{volumes[0]}'")
-        found.append(PgBackRestJob(job=job, database=db, spool=spool))
+        init = _repository_init(platform, job)
+        repository = None if init is None else _repository(platform, job, init)
+        found.append(PgBackRestJob(job=job, database=db, spool=spool, repository_init=init,
+                                   repository=repository))
     return found
+
+
+def _runs(svc: Service, path: str) -> bool:
+    return path in (*svc.entrypoint, *svc.command)
+
+
+def _repository_init(platform: Platform, job: Service) -> Service | None:
+    """The one-shot job `job` waits for (`completed`) that runs minio-init.sh."""
+    names = {s.name: s for s in platform.services}
+    found = [names[d] for d in job.completed_dependencies
+             if d in names and _runs(names[d], INIT_SCRIPT_PATH)]
+    if len(found) > 1:
+        raise ValidationError(platform.source, "waits for two repository inits "
+                              f"({', '.join(s.name for s in found)}); one creates its bucket",
+                              service=job.name, field="depends_on")
+    # (depending on a one-shot job without `completed` is refused by the model already)
+    return found[0] if found else None
+
+
+def _repository(platform: Platform, job: Service, init: Service) -> Repository:
+    """What the init creates, from the job's own environment, checked; and the init's
+    secrets checked: the job's S3 key (shared from the job) and MinIO's root password."""
+    env = dict(job.environment)
+
+    def setting(key: str, pattern: re.Pattern[str], what: str) -> str:
+        value = env.get(key, "")
+        if not pattern.fullmatch(value):
+            raise ValidationError(platform.source, f"'{value}' is not {what} (repository "
+                                  f"init '{init.name}' creates it)", service=job.name,
+                                  field=f"environment.{key}")
+        return value
+
+    endpoint = setting(S3_ENDPOINT_ENV, _ENDPOINT, "an http(s)://host[:port] endpoint")
+    bucket = setting(S3_BUCKET_ENV, _BUCKET, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+    user = setting(S3_USER_ENV, _S3_USER, "a MinIO access key (3-128 of A-Z, a-z, 0-9, "
+                                          "'.', '_', '-')")
+    path = env.get(REPO_PATH_ENV, "/")
+    if not _REPO_PATH.fullmatch(path):
+        raise ValidationError(platform.source, f"'{path}' is not an absolute repository path",
+                              service=job.name, field=f"environment.{REPO_PATH_ENV}")
+    if env.get("PGBACKREST_REPO1_TYPE") != "s3":
+        raise ValidationError(platform.source, "is not s3, but the job waits for repository "
+                              f"init '{init.name}', which creates an S3 bucket",
+                              service=job.name, field="environment.PGBACKREST_REPO1_TYPE")
+    by_env = {ref.env: ref for ref in init.secrets}
+    for name in INIT_SECRET_ENVS:
+        if name not in by_env:
+            raise ValidationError(platform.source, f"declares no secret delivered as {name} "
+                                  "(the script reads it)", service=init.name, field="secrets")
+    key = by_env["BACKUP_S3_SECRET_KEY_FILE"]
+    own = next((r for r in job.secrets if r.env == "BACKUP_S3_SECRET_KEY_FILE"), None)
+    if own is None or key.shared_from != job.name or key.name != own.name:
+        raise ValidationError(platform.source, f"must share the secret key of '{job.name}' "
+                              f"(`{{from: {job.name}, env: BACKUP_S3_SECRET_KEY_FILE}}`): the "
+                              "user it creates is the one the job signs in as",
+                              service=init.name, field=f"secrets.{key.name}")
+    return Repository(endpoint=endpoint, bucket=bucket, user=user,
+                      prefix=path.strip("/"))
+
+
+def repository_policy(repo: Repository) -> str:
+    """The MinIO user's policy (IAM JSON): list the bucket, and read, write and delete
+    objects under the repository path; nothing else."""
+    objects = f"arn:aws:s3:::{repo.bucket}/{repo.prefix + '/' if repo.prefix else ''}*"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ListTheRepositoryBucket", "Effect": "Allow",
+             "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{repo.bucket}"]},
+            {"Sid": "ReadWriteTheRepository", "Effect": "Allow",
+             "Action": list(REPOSITORY_OBJECT_ACTIONS), "Resource": [objects]},
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def repository_settings(repo: Repository, job: str) -> str:
+    """The init's settings file (shell assignments the script sources)."""
+    values = [
+        ("RAMPART_S3_ENDPOINT", repo.endpoint),
+        ("RAMPART_S3_BUCKET", repo.bucket),
+        ("RAMPART_S3_USER", repo.user),
+        ("RAMPART_S3_POLICY", repo.user),
+        ("RAMPART_S3_PREFIX", repo.prefix),
+        ("RAMPART_WAIT_S", str(INIT_WAIT_S)),
+    ]
+    lines = [f"# Generated from the environment of '{job}' (the repository it writes to); "
+             "do not edit."]
+    lines += [f"export {key}='{value}'" for key, value in values]
+    return "\n".join(lines) + "\n"
 
 
 def container_files(platform: Platform, policy: BackupPolicy) -> dict[str, dict[str, str]]:
     """{job: {container path: content}}: the script and its policy file."""
     script = SCRIPT.read_text(encoding="utf-8")
-    return {j.job.name: {SCRIPT_PATH: script, POLICY_PATH: policy_env(policy, j.job.name)}
-            for j in pgbackrest_jobs(platform)}
+    files: dict[str, dict[str, str]] = {}
+    for j in pgbackrest_jobs(platform):
+        files[j.job.name] = {SCRIPT_PATH: script, POLICY_PATH: policy_env(policy, j.job.name)}
+        if j.repository_init is not None and j.repository is not None:
+            files[j.repository_init.name] = {
+                INIT_SCRIPT_PATH: INIT_SCRIPT.read_text(encoding="utf-8"),
+                INIT_SETTINGS_PATH: repository_settings(j.repository, j.job.name),
+                INIT_POLICY_PATH: repository_policy(j.repository),
+            }
+    return files
 
 
 def command_arguments(platform: Platform, policy: BackupPolicy) -> dict[str, tuple[str, ...]]:
@@ -325,6 +469,7 @@ __all__ = [
     "ROLE_DEFAULTS",
     "SCRIPT",
     "BackupPolicy",
+    "Repository",
     "Schedule",
     "archive_command",
     "command_arguments",
@@ -333,4 +478,6 @@ __all__ = [
     "parse_calendar",
     "pgbackrest_jobs",
     "policy_env",
+    "repository_policy",
+    "repository_settings",
 ]

@@ -25,6 +25,7 @@ from infra.model.settings import (
     unknown_resource_service,
 )
 from infra.model.types import (
+    Condition,
     Exposure,
     Group,
     HealthCheck,
@@ -65,7 +66,7 @@ SERVICE_KEYS_DOC = "docs/configuration.md#catalog"
 SERVICE_KEYS = frozenset({
     "backup", "backup_exempt", "cap_add", "command", "depends_on", "description",
     "entrypoint", "environment", "exposure", "group", "health", "image", "metrics",
-    "networks", "port", "replicas", "resources", "route", "secrets", "stateful",
+    "networks", "one_shot", "port", "replicas", "resources", "route", "secrets", "stateful",
     "stop_grace_s", "user", "volumes", "writable_paths", "writable_root",
 })
 
@@ -91,14 +92,16 @@ def build(
         raise services_block.error("defines no services", field="services")
 
     services: list[Service] = []
+    dep_fields: dict[str, dict[str, str]] = {}  # service -> dependency -> catalog field
     for svc_name in services_block.data:
         services_block.seen.add(svc_name)
         services.append(
             _read_service(svc_name, services_block.data[svc_name], pins, settings,
-                          catalog_file=catalog_file, versions_file=versions_file)
+                          catalog_file=catalog_file, versions_file=versions_file,
+                          dep_fields=dep_fields)
         )
     unknown_resource_service(settings, {svc.name for svc in services}, settings_source)
-    _check_platform(services, catalog_file)
+    _check_platform(services, catalog_file, dep_fields)
     _check_unused_pins(pins, versions_file)
     return Platform(
         name=name,
@@ -113,7 +116,7 @@ def build(
 
 def _read_service(
     name: Any, data: Any, pins: Mapping[str, Pin], settings: Settings, *,
-    catalog_file: str, versions_file: str,
+    catalog_file: str, versions_file: str, dep_fields: dict[str, dict[str, str]] | None = None,
 ) -> Service:
     if not isinstance(name, str) or not re.fullmatch(DNS_1123_LABEL, name):
         shown = show_key(name)
@@ -131,7 +134,12 @@ def _read_service(
     image = _image(f, pins, settings, versions_file)
     port = f.int_("port", None, minimum=1, maximum=65535)
     stateful = f.bool_("stateful", False)
-    depends_on = f.str_list("depends_on", ())
+    dependencies = _dependencies(f)
+    depends_on = tuple(dependencies)
+    completed = tuple(dep for dep, (cond, _) in dependencies.items()
+                      if cond is Condition.COMPLETED)
+    if dep_fields is not None:
+        dep_fields[name] = {dep: field for dep, (_, field) in dependencies.items()}
     networks = _networks(f, group, exposure)
     health = _health(f, port, exposure)
     resources = _resources(f, settings.resources.get(name, {}), settings.source)
@@ -150,7 +158,11 @@ def _read_service(
     stop_grace = f.int_("stop_grace_s", d.STOP_GRACE_S, minimum=1, maximum=600)
     backup = f.str_("backup", None, pattern=DNS_1123_LABEL, hint="the name of a backup service")
     exempt = f.str_("backup_exempt", None)
+    one_shot = f.str_("one_shot", None)  # why it runs once and exits
     f.done()
+    if one_shot is not None:
+        _check_one_shot(f, port=port, health=health, stateful=stateful, exposure=exposure,
+                        metrics=metrics_port is not None, replicas=replicas)
 
     if stateful and not volumes:
         raise f.fail("volumes", "a stateful service needs a volume, or its data dies with the "
@@ -179,16 +191,68 @@ def _read_service(
     writable_root = f.data.get("writable_root")
     if isinstance(writable_root, str):
         labels["rampart.writable-root"] = " ".join(writable_root.split())
+    if one_shot is not None:
+        # `job` is a role policies know as one-shot (policies/core.py, is_one_shot): no
+        # health check, restart policy, backup or scrape is expected of it.
+        labels["rampart.role"] = "job"
+        labels["rampart.one-shot"] = " ".join(one_shot.split())
     return Service(
         name=name, group=group, image=image, port=port, exposure=exposure,
         networks=networks, depends_on=depends_on, stateful=stateful, health=health,
         resources=resources, security=security,
         logs=LogPolicy(driver=d.LOG_DRIVER, max_size=d.LOG_MAX_SIZE, max_file=d.LOG_MAX_FILE),
-        restart=d.RESTART, stop_grace_s=stop_grace, environment=environment, secrets=secrets,
+        restart=d.RESTART if one_shot is None else d.RESTART_ONE_SHOT, stop_grace_s=stop_grace,
+        environment=environment, secrets=secrets,
         volumes=volumes, metrics_path=metrics_path, metrics_port=metrics_port, route=route,
         replicas=replicas, entrypoint=entrypoint, command=command, backup=backup,
-        labels=tuple(sorted(labels.items())),
+        labels=tuple(sorted(labels.items())), one_shot=one_shot,
+        completed_dependencies=completed,
     )
+
+
+def _dependencies(f: Fields) -> dict[str, tuple[Condition, str]]:
+    """`depends_on`: a list of service names (each started first), or a mapping of service
+    name to condition (`started`, or `completed` for a one-shot job that must have exited 0).
+    Returns {dependency: (condition, catalog field)} in catalog order."""
+    raw = f.raw("depends_on", None)
+    if raw is None or isinstance(raw, list):
+        names = f.str_list("depends_on", ())
+        return {dep: (Condition.STARTED, f"depends_on[{i}]") for i, dep in enumerate(names)}
+    if not isinstance(raw, Mapping):
+        raise f.fail("depends_on", "must be a list of strings (service names) or a mapping "
+                                   f"of service name to condition, got {type_name(raw)}")
+    block = Fields(raw, file=f.file, service=f.service, prefix="depends_on",
+                   what="'depends_on'")
+    found: dict[str, tuple[Condition, str]] = {}
+    for dep in block.data:
+        block.seen.add(dep)
+        value = block.data[dep]
+        choices = tuple(c.value for c in Condition)
+        if not isinstance(value, str) or value not in choices:
+            shown = show_key(value) if isinstance(value, str) else type_name(value)
+            raise block.fail(dep, f"condition '{shown}' is not one of: {', '.join(choices)}")
+        found[dep] = (Condition(value), block.path(dep))
+    return found
+
+
+def _check_one_shot(f: Fields, *, port: int | None, health: HealthCheck | None, stateful: bool,
+                    exposure: Exposure, metrics: bool, replicas: int) -> None:
+    """A one-shot job runs to completion and exits: nothing listens, nothing to keep
+    healthy, route or scrape, and no data of its own to back up."""
+    why = "a one-shot job runs to completion and exits"
+    if health is not None:
+        raise f.fail("health", f"{why}: there is nothing to keep healthy; remove `health` "
+                               "(the deploy fails when the job exits non-zero)")
+    if port is not None:
+        raise f.fail("port", f"{why}: it serves nothing; remove `port`")
+    if metrics:
+        raise f.fail("metrics", f"{why}: nothing would be scraped; remove `metrics`")
+    if exposure is not Exposure.INTERNAL:
+        raise f.fail("exposure", f"{why}: it is never routed; remove `exposure`")
+    if stateful:
+        raise f.fail("stateful", f"{why}: it keeps no data of its own")
+    if replicas != 1:
+        raise f.fail("replicas", f"{why} once per deploy; remove `replicas`")
 
 
 def _who(exposure: Exposure) -> str:
@@ -521,15 +585,17 @@ def _route(f: Fields, exposure: Exposure, domain: str) -> Route | None:
 
 # -- the whole platform ---------------------------------------------------------------------
 
-def _check_platform(services: list[Service], file: str) -> None:
+def _check_platform(services: list[Service], file: str,
+                    dep_fields: Mapping[str, Mapping[str, str]] | None = None) -> None:
     by_name = {svc.name: svc for svc in services}
 
     def err(service: str, field: str, message: str) -> ValidationError:
         return ValidationError(file, message, service=service, field=field)
 
     for svc in by_name.values():
+        fields = (dep_fields or {}).get(svc.name, {})
         for index, dep in enumerate(svc.depends_on):
-            field = f"depends_on[{index}]"
+            field = fields.get(dep, f"depends_on[{index}]")
             if dep == svc.name:
                 raise err(svc.name, field, f"dependency cycle: {svc.name} -> {svc.name}")
             target = by_name.get(dep)
@@ -539,6 +605,15 @@ def _check_platform(services: list[Service], file: str) -> None:
             if not set(svc.networks) & set(target.networks):
                 raise err(svc.name, field, f"'{dep}' is unreachable: the two services share "
                                            "no network")
+            waits = dep in svc.completed_dependencies
+            if waits and target.one_shot is None:
+                raise err(svc.name, field, f"'{dep}' is a long-running service and never "
+                                           "completes; `completed` is for one-shot jobs "
+                                           "(`one_shot: <reason>`), use `started`")
+            if not waits and target.one_shot is not None:
+                raise err(svc.name, field, f"'{dep}' is a one-shot job: wait for it with "
+                                           f"`depends_on: {{{dep}: completed}}` (starting "
+                                           "after it started proves nothing)")
         if svc.backup is not None:
             job = by_name.get(svc.backup)
             if job is None or job.name == svc.name:

@@ -31,6 +31,13 @@ class Network(enum.StrEnum):
     BACKEND = "backend"  # internal-only network (no route out); data stores live here only
 
 
+class Condition(enum.StrEnum):
+    """What a service waits for before it starts (`depends_on` in the catalog)."""
+
+    STARTED = "started"  # the dependency's container is created (started) first
+    COMPLETED = "completed"  # a one-shot job that ran to completion and exited 0
+
+
 class SecretKind(enum.StrEnum):
     PASSWORD = "password"  # noqa: S105 - a kind name, not a password
     JWT_SIGNING_KEY = "jwt-signing-key"
@@ -168,6 +175,12 @@ class Service:
     command: tuple[str, ...] = ()
     backup: str | None = None  # name of the backup job covering this stateful service
     labels: tuple[tuple[str, str], ...] = ()
+    # A job that runs to completion once per deploy (no health check, never restarted);
+    # the reason the catalog gives (`one_shot: <reason>`), None for long-running services.
+    one_shot: str | None = None
+    # The subset of `depends_on` this service waits for to have *completed successfully*
+    # (one-shot jobs, `condition: completed`); the others only start first.
+    completed_dependencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

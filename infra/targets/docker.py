@@ -63,6 +63,8 @@ class ServiceContainerArgs:
     named_volumes: Mapping[str, docker.Volume] = dataclasses_field(default_factory=dict)
     # Containers of the services this one depends on: created (started) first.
     after: Sequence[docker.Container] = ()
+    # One-shot containers (a catalog job, a volume init) that must have exited 0 first.
+    after_completed: Sequence[docker.Container] = ()
     # Appended to the model's command (PostgreSQL's WAL archiving settings, infra/backups).
     extra_command: Sequence[str] = ()
 
@@ -137,6 +139,37 @@ def upload_dirs(paths: Sequence[str]) -> list[str]:
 
 def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+class OneShotFailedError(RuntimeError):
+    """A one-shot container exited non-zero: what depends on it is not deployed."""
+
+
+def check_completed(job: str, exit_code: int | None) -> None:
+    """Raise unless a one-shot container exited 0 (`attach` waited for it).
+
+    pulumi-docker records the exit code without failing the create, so the target checks it
+    before a dependent container is declared: the deploy stops with this error instead."""
+    if exit_code == 0:
+        return
+    shown = "no exit code (the engine did not wait for it)" if exit_code is None \
+        else f"exit code {exit_code}"
+    raise OneShotFailedError(
+        f"one-shot container '{job}' did not complete ({shown}); its dependents are not "
+        f"deployed. See `docker logs {job}`, fix the cause, then run it again with "
+        f"`docker start -a {job}` and `pulumi up --refresh`, or `pulumi up --replace` "
+        "its URN")
+
+
+def completed(job: docker.Container) -> pulumi.Output[docker.Container]:
+    """`job` itself once it exited 0, for `depends_on`: a dependent waits for its creation
+    (which `attach` makes last until the exit) and is never declared after a failure."""
+    def check(values: list) -> docker.Container:
+        name, code = values
+        check_completed(str(name), code)
+        return job
+
+    return pulumi.Output.all(job.name, job.exit_code).apply(check)
 
 
 def _slug(path: str) -> str:
@@ -223,6 +256,10 @@ class ServiceContainer(pulumi.ComponentResource):
             log_driver=svc.logs.driver,
             log_opts={"max-size": svc.logs.max_size, "max-file": str(svc.logs.max_file)},
             restart=svc.restart,
+            # A one-shot job: the engine waits for it to exit (its exit code is checked
+            # before any dependent is declared) and leaves the exited container alone.
+            attach=True if svc.one_shot else None,
+            must_run=False if svc.one_shot else None,
             stop_signal="SIGTERM",
             stop_timeout=svc.stop_grace_s,
             destroy_grace_seconds=svc.stop_grace_s,
@@ -242,7 +279,9 @@ class ServiceContainer(pulumi.ComponentResource):
                     permissions=u.mode, owner=u.owner, group=u.group)
                 for u in args.uploads
             ] or None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*args.after, *(completed(job) for job in args.after_completed)]),
         )
         self.register_outputs({"container": self.container.name})
 
@@ -523,8 +562,12 @@ class DockerPlatform(pulumi.ComponentResource):
                     # On the container itself: a component's depends_on does not order the
                     # component's children.
                     after=[self.services[d].container for d in sorted(svc.depends_on)
-                           if d in self.services] + (edge_after if is_edge else [])
-                    + volume_inits.get(svc.name, []),
+                           if d in self.services and d not in svc.completed_dependencies],
+                    # one-shot jobs and volume inits: started after they exited 0
+                    after_completed=[self.services[d].container
+                                     for d in sorted(svc.completed_dependencies)
+                                     if d in self.services]
+                    + (edge_after if is_edge else []) + volume_inits.get(svc.name, []),
                 ),
                 opts=child,
             )

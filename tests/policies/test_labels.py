@@ -32,8 +32,11 @@ KNOWN_LABELS = {
     "rampart.writable-root": "model, the catalog's writable_root reason: the read-only-root "
                              "rules make the finding advisory",
     "rampart.role": "Docker target: `volume-init` on the one-shot container that hands the "
-                    "ACME volume to Traefik (prod); the pack also accepts `edge-proxy` on "
+                    "ACME volume to Traefik (prod); model: `job` on the catalog's one_shot "
+                    "jobs (is_one_shot); the pack also accepts `edge-proxy` on "
                     "hand-written resources",
+    "rampart.one-shot": "model, the catalog's one_shot reason (minio-init); policies know the "
+                        "job by rampart.role=job and attach=true",
     # Read, never written by Rampart's own targets (they declare tmpfs mounts instead); kept
     # for hand-written resources judged by the same pack.
     "rampart.writable-paths": "not written by Rampart; read by the read-only-root rules",

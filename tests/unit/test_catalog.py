@@ -91,7 +91,31 @@ ALL_SERVICES = [*DESIGN_TABLE, *PLATFORM_COMPONENTS]
 
 
 def test_catalog_lists_exactly_the_platform(platform: Platform) -> None:
-    assert sorted(s.name for s in platform.services) == sorted(ALL_SERVICES)
+    assert sorted(s.name for s in platform.services) == sorted([*ALL_SERVICES, *ONE_SHOT_JOBS])
+
+
+# Jobs that run to completion once per deploy (`one_shot: <reason>`): no health check, never
+# restarted, otherwise as hardened as every service.
+ONE_SHOT_JOBS = ["minio-init"]
+
+
+@pytest.mark.parametrize("name", ONE_SHOT_JOBS)
+def test_one_shot_jobs_are_hardened_and_never_restarted(platform: Platform, name: str) -> None:
+    s = svc(platform, name)
+    assert s.one_shot and RAW["services"][name]["one_shot"], f"{name}: no reason given"
+    assert s.restart == "no" and s.health is None and s.port is None, name
+    labels = dict(s.labels)
+    assert labels["rampart.role"] == "job" and labels["rampart.one-shot"], name
+    assert s.security.read_only_root and s.security.cap_drop == ("ALL",), name
+    assert not s.security.cap_add and s.security.no_new_privileges, name
+    user = s.security.user
+    assert user is not None and user.split(":")[0] not in ("0", "root"), f"{name}: user {user}"
+    assert (s.logs.max_size, s.logs.max_file) == ("10m", 3), name
+    waiting = [o.name for o in platform.services if name in o.depends_on]
+    assert waiting, f"{name}: nothing waits for it"
+    for other in waiting:
+        assert name in svc(platform, other).completed_dependencies, \
+            f"{other}: starts after {name} without waiting for it to complete"
 
 
 def test_builds_with_no_settings_at_all() -> None:

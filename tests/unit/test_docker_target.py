@@ -115,7 +115,15 @@ def test_logs_restart_and_shutdown(dev_recording, dev_platform, dev_service):
     assert got.get("destroyGraceSeconds") == svc.stop_grace_s, f"{urn}: destroy grace"
     # The owners' figures (DESIGN §1), not only "whatever the model said".
     assert got["logOpts"] == {"max-size": "10m", "max-file": "3"}, f"{urn}: not 10 MiB x 3"
-    assert got["logDriver"] == "json-file" and got["restart"] == "unless-stopped", urn
+    # A one-shot job runs once per deploy and is never restarted (restarting would loop).
+    expected_restart = "no" if svc.one_shot else "unless-stopped"
+    assert got["logDriver"] == "json-file" and got["restart"] == expected_restart, urn
+    if svc.one_shot:
+        assert got.get("attach") is True and got.get("mustRun") is False, \
+            f"{urn}: the engine does not wait for the one-shot job to exit"
+    else:
+        assert "attach" not in got and "mustRun" not in got, f"{urn}: long-running service " \
+                                                            "declared as a one-shot"
 
 
 def test_health_and_resource_figures(dev_recording, dev_platform, dev_service):
@@ -127,11 +135,11 @@ def test_health_and_resource_figures(dev_recording, dev_platform, dev_service):
     got = inputs(dev_recording, dev_platform, dev_service)
     urn = container(dev_recording, dev_platform, dev_service).urn
     health = declared.get("health") or {}
-    expected = {"interval": f"{health.get('interval_s', defaults.HEALTH_INTERVAL_S)}s",
-                "timeout": f"{health.get('timeout_s', defaults.HEALTH_TIMEOUT_S)}s",
-                "retries": health.get("retries", defaults.HEALTH_RETRIES),
-                "startPeriod": f"{health.get('start_period_s', defaults.HEALTH_START_PERIOD_S)}s"}
-    assert {k: got["healthcheck"][k] for k in expected} == expected, f"{urn}: health timings"
+    if declared.get("one_shot"):
+        # exits by design: the model refuses a health check for it
+        assert "healthcheck" not in got and "health" not in declared, urn
+    else:
+        _health_timings(got, health, urn)
     assert got["stopTimeout"] == declared.get("stop_grace_s", defaults.STOP_GRACE_S), urn
     resources = declared.get("resources") or {}
     if "cpu_limit" not in resources:
@@ -142,6 +150,14 @@ def test_health_and_resource_figures(dev_recording, dev_platform, dev_service):
         assert got["memoryReservation"] == 512, f"{urn}: default reservation is 512 MiB"
     if "cpu_reservation" not in resources:
         assert got["cpuShares"] == 512, f"{urn}: default CPU reservation is 0.5 core"
+
+
+def _health_timings(got: dict[str, Any], health: dict[str, Any], urn: str) -> None:
+    expected = {"interval": f"{health.get('interval_s', defaults.HEALTH_INTERVAL_S)}s",
+                "timeout": f"{health.get('timeout_s', defaults.HEALTH_TIMEOUT_S)}s",
+                "retries": health.get("retries", defaults.HEALTH_RETRIES),
+                "startPeriod": f"{health.get('start_period_s', defaults.HEALTH_START_PERIOD_S)}s"}
+    assert {k: got["healthcheck"][k] for k in expected} == expected, f"{urn}: health timings"
 
 
 def test_labels(dev_recording, dev_platform, dev_service):
