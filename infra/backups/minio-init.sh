@@ -17,12 +17,21 @@
 # Secrets arrive as files (/run/secrets, from Vault) and reach mc on its standard input, so
 # they never appear on a command line (ps, /proc) or in the container's spec (docker
 # inspect); mc's configuration lives on the /tmp tmpfs, private to this run.
+# Only sh, coreutils and mc are used: the MinIO image is a minimal (UBI micro) one.
 set -u
 export LC_ALL=C
 
 log() { echo "minio-init: $*"; }
 die() { echo "minio-init: FATAL: $*" >&2; exit 1; }
-last_line() { printf '%s\n' "$1" | grep -v '^[[:space:]]*$' | tail -n 1; }
+last_line() {  # the last non-empty line of $1 (mc's error is there)
+    printf '%s\n' "$1" | {
+        last=""
+        while IFS= read -r line; do
+            case "$line" in *[![:space:]]*) last=$line ;; esac
+        done
+        printf '%s\n' "$last"
+    }
+}
 
 settings=${RAMPART_REPOSITORY_ENV:-/etc/rampart/minio-init/repository.env}
 policy_file=${RAMPART_POLICY_FILE:-/etc/rampart/minio-init/policy.json}
@@ -42,7 +51,8 @@ secret_file() {  # $1: file, $2: what it holds
 }
 secret_file "$MINIO_ROOT_PASSWORD_FILE" "MinIO's root password"
 secret_file "$BACKUP_S3_SECRET_KEY_FILE" "the secret key of MinIO user $RAMPART_S3_USER"
-key=$(head -n 1 "$BACKUP_S3_SECRET_KEY_FILE")
+key=""
+IFS= read -r key < "$BACKUP_S3_SECRET_KEY_FILE" || [ -n "$key" ]
 # MinIO refuses secret keys outside 8..40 characters; say so before it does, less cryptically
 [ "${#key}" -ge 8 ] && [ "${#key}" -le 40 ] \
     || die "secret key in $BACKUP_S3_SECRET_KEY_FILE has ${#key} characters; MinIO takes 8..40"
@@ -66,6 +76,7 @@ out=$(mcx alias set --api s3v4 "$admin" "$endpoint" "$MINIO_ROOT_USER" \
 
 # -- 1. MinIO is up ------------------------------------------------------------------------
 waited=0
+poll=${RAMPART_POLL_S:-2}
 until out=$(mcx admin info "$admin" 2>&1); do
     case "$out" in
         *"Access Denied"* | *InvalidAccessKeyId* | *SignatureDoesNotMatch* | *"not authorized"*)
@@ -75,8 +86,8 @@ until out=$(mcx admin info "$admin" 2>&1); do
     [ "$waited" -lt "$RAMPART_WAIT_S" ] \
         || die "MinIO at $endpoint is not up after $RAMPART_WAIT_S s: $(last_line "$out")"
     [ "$waited" -gt 0 ] || log "waiting for MinIO at $endpoint (at most $RAMPART_WAIT_S s)"
-    sleep 2
-    waited=$((waited + 2))
+    sleep "$poll"
+    waited=$((waited + poll))
 done
 log "MinIO at $endpoint is up"
 
@@ -107,10 +118,21 @@ else
 fi
 out=$(mcx --json admin user info "$admin" "$user" 2>&1) \
     || die "cannot read user $user: $(last_line "$out")"
-# {"status":"success","accessKey":"pg-backup","policyName":"a,b",...}: no jq in the image
-attached=$(printf '%s\n' "$out" | tr -d '\n' | sed -n 's/.*"policyName": *"\([^"]*\)".*/\1/p')
+# {"status": "success", "accessKey": "pg-backup", "policyName": "a,b", ...}
+attached=""
+case "$out" in
+    *'"policyName"'*)
+        rest=${out#*\"policyName\"}
+        rest=${rest#*\"}
+        attached=${rest%%\"*} ;;
+esac
 found=0
-for name in $(printf '%s\n' "$attached" | tr ',' ' '); do
+saved_ifs=$IFS
+IFS=,
+# shellcheck disable=SC2086 # split on commas on purpose
+set -- $attached
+IFS=$saved_ifs
+for name in "$@"; do
     if [ "$name" = "$policy" ]; then
         found=1
         continue
