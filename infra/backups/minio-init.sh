@@ -2,7 +2,8 @@
 # minio-init: the backup repository in the platform's MinIO, declared as code (infra/backups,
 # docs/backups.md). A one-shot job of the Docker target: uploaded read-only with its settings
 # (repository.env, generated from pg-backup's environment) and its policy (policy.json), run
-# once per deploy before pg-backup starts; pg-backup waits for it to exit 0.
+# when created or replaced (its inputs changed), before pg-backup starts; pg-backup waits for
+# it to exit 0.
 #
 #   1. waits for MinIO (at most RAMPART_WAIT_S seconds; a refused root login fails at once)
 #   2. bucket RAMPART_S3_BUCKET               mc mb --ignore-existing

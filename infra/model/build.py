@@ -252,7 +252,7 @@ def _check_one_shot(f: Fields, *, port: int | None, health: HealthCheck | None, 
     if stateful:
         raise f.fail("stateful", f"{why}: it keeps no data of its own")
     if replicas != 1:
-        raise f.fail("replicas", f"{why} once per deploy; remove `replicas`")
+        raise f.fail("replicas", f"{why}, one instance; remove `replicas`")
 
 
 def _who(exposure: Exposure) -> str:

@@ -30,8 +30,9 @@ STOP_GRACE_S = 30
 
 # Restart on crash and on daemon restart, but not after an operator stopped the container.
 RESTART = "unless-stopped"
-# A one-shot job (`one_shot` in the catalog) runs to completion once per deploy; restarting
-# it would loop, and the deploy reports its failure instead.
+# A one-shot job (`one_shot` in the catalog) runs to completion when it is created (or
+# replaced because its inputs changed); restarting it would loop, and the deploy reports its
+# failure instead.
 RESTART_ONE_SHOT = "no"
 
 # Every capability dropped; a service lists the few it needs (`cap_add`).

@@ -175,11 +175,12 @@ class Service:
     command: tuple[str, ...] = ()
     backup: str | None = None  # name of the backup job covering this stateful service
     labels: tuple[tuple[str, str], ...] = ()
-    # A job that runs to completion once per deploy (no health check, never restarted);
-    # the reason the catalog gives (`one_shot: <reason>`), None for long-running services.
+    # A job that runs to completion when created or replaced (no health check, never
+    # restarted): the reason the catalog gives (`one_shot: <reason>`); None for long-running
+    # services.
     one_shot: str | None = None
     # The subset of `depends_on` this service waits for to have *completed successfully*
-    # (one-shot jobs, `condition: completed`); the others only start first.
+    # (one-shot jobs, `depends_on: {<job>: completed}`); the others only start first.
     completed_dependencies: tuple[str, ...] = ()
 
 

@@ -94,8 +94,8 @@ def test_catalog_lists_exactly_the_platform(platform: Platform) -> None:
     assert sorted(s.name for s in platform.services) == sorted([*ALL_SERVICES, *ONE_SHOT_JOBS])
 
 
-# Jobs that run to completion once per deploy (`one_shot: <reason>`): no health check, never
-# restarted, otherwise as hardened as every service.
+# Jobs that run to completion when created or replaced (`one_shot: <reason>`): no health
+# check, never restarted, otherwise as hardened as every service.
 ONE_SHOT_JOBS = ["minio-init"]
 
 

@@ -79,7 +79,7 @@ def test_one_shot_job_and_completed_dependency() -> None:
      "nothing to keep healthy"),
     (lambda s: s["init"].update(port=8080), "init", "port", "serves nothing"),
     (lambda s: s["init"].update(stateful=True), "init", "stateful", "no data of its own"),
-    (lambda s: s["init"].update(replicas=2), "init", "replicas", "once per deploy"),
+    (lambda s: s["init"].update(replicas=2), "init", "replicas", "one instance"),
     (lambda s: s["init"].update(metrics={"port": 9100}), "init", "metrics", "scraped"),
     (lambda s: s["worker"].update(depends_on={"store": "completed", "init": "completed"}),
      "worker", "depends_on.store", "never completes"),
