@@ -38,8 +38,11 @@ def test_brute_force_from_a_lab_host_is_banned(pair: tuple[Host, Host, str]) -> 
     maxretry = int(target.check_output("fail2ban-client get sshd maxretry"))
     for attempt in range(maxretry + 2):
         # Unknown users with no key: each attempt is one failed authentication in the journal.
+        # `timeout`: the ban can land while an attempt's connection is open; its packets are
+        # then dropped and ssh would wait for them forever (ConnectTimeout covers only connect).
         attacker.run(
-            "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+            "timeout 20 ssh -o BatchMode=yes -o StrictHostKeyChecking=no "
+            "-o UserKnownHostsFile=/dev/null -o ServerAliveInterval=2 -o ServerAliveCountMax=2 "
             f"-o ConnectTimeout=5 -o PreferredAuthentications=publickey "
             # `|| true`: testinfra takes ssh's own exit status 255 for a lost connection.
             f"bruteforce{attempt}@{target_ip} true || true"
