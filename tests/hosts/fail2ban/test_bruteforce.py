@@ -21,6 +21,23 @@ def _ssh_reaches(attacker: Host, target_ip: str) -> bool:
     return probe.rc == 0
 
 
+def _why_unreachable(attacker: Host, target: Host, attacker_ip: str) -> str:
+    """What the target and the attacker say about the path, for a failure message."""
+    checks = [
+        (target, "ss -Hltn 'sport = :22'"),
+        (target, "fail2ban-client banned"),
+        (target, "nft list table inet f2b-table"),
+        (target, "nft list ruleset | grep -E 'ssh|policy'"),
+        (target, f"journalctl -q --no-pager -n 500 | grep -F '{attacker_ip}' | tail -n 20"),
+        (attacker, "ip -br addr; ip neigh"),
+    ]
+    lines = []
+    for host, command in checks:
+        out = host.run(command)
+        lines.append(f"$ {command} (rc={out.rc})\n{(out.stdout + out.stderr).strip()}")
+    return "\n".join(lines)
+
+
 @pytest.fixture
 def pair(hardened: Callable[[str], Host]) -> Iterator[tuple[Host, Host, str]]:
     attacker, target = hardened(ATTACKER), hardened(TARGET)
@@ -34,7 +51,10 @@ def pair(hardened: Callable[[str], Host]) -> Iterator[tuple[Host, Host, str]]:
 def test_brute_force_from_a_lab_host_is_banned(pair: tuple[Host, Host, str]) -> None:
     attacker, target, attacker_ip = pair
     target_ip = _address(target)
-    assert _ssh_reaches(attacker, target_ip), f"{ATTACKER} cannot reach {TARGET}:22 at all"
+    assert _ssh_reaches(attacker, target_ip), (
+        f"{ATTACKER} cannot reach {TARGET}:22 at all:\n"
+        + _why_unreachable(attacker, target, attacker_ip)
+    )
     maxretry = int(target.check_output("fail2ban-client get sshd maxretry"))
     for attempt in range(maxretry + 2):
         # Unknown users with no key: each attempt is one failed authentication in the journal.
