@@ -36,7 +36,7 @@ test-hosts: setup system-deps ## Host tier only (builds the lab rootfs when miss
 	$(BIN)/pytest -m hosts -q
 
 lint: setup
-	$(BIN)/ruff check infra policies tests benchmarks __main__.py
+	$(BIN)/ruff check infra policies tests benchmarks playbooks roles __main__.py
 	$(BIN)/mypy infra policies
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production roles playbooks
