@@ -55,6 +55,25 @@ def test_malware_scanner_is_installed_when_enabled(
     )
 
 
+def test_the_daily_rootkit_scan_succeeds(hardened: Callable[[str], Host]) -> None:
+    """The daily job itself, run now on one host: with no MTA on the host its report must go
+    to the journal (a `mail` it cannot find failed the unit on every host, first run)."""
+    host = hardened("app1")
+    v = role_vars(host)
+    if not v["common_malware_scanner_enabled"]:
+        pytest.fail("the lab enables the malware scanner; this test needs it", pytrace=False)
+    since = host.check_output("date +%s")
+    run = host.run("timeout 300 systemctl start chkrootkit.service")
+    result = host.check_output("systemctl show chkrootkit.service --property Result --value")
+    journal = host.run(
+        f"journalctl -u chkrootkit.service --since @{since} --no-pager -o cat | tail -n 20"
+    ).stdout
+    assert run.rc == 0 and result == "success", (
+        f"app1: chkrootkit.service rc={run.rc} result={result}: {journal}"
+    )
+    assert "mail: not found" not in journal
+
+
 @pytest.mark.parametrize("name", HOSTS)
 def test_apt_uses_the_configured_proxy(hardened: Callable[[str], Host], name: str) -> None:
     host = hardened(name)
