@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps lock demo test test-fast test-hosts lint clean
+.PHONY: setup system-deps lock demo test test-fast test-hosts lint clean fresh-check
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; \
@@ -34,6 +34,9 @@ test: setup system-deps ## Every test tier: unit, integration, hosts (lab)
 
 test-hosts: setup system-deps ## Host tier only (builds the lab rootfs when missing)
 	$(BIN)/pytest -m hosts -q
+
+fresh-check: ## Before submitting: the committed HEAD's `make demo` + `make test` in a clone, empty caches
+	bash scripts/fresh-check.sh
 
 lint: setup
 	$(BIN)/ruff check infra policies tests benchmarks playbooks roles __main__.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -14,6 +15,7 @@ import typer
 # and rich are imported by the commands that use them, not by every `rampart` invocation.
 from infra.lab import LabConfig, LabError, default_lab
 from infra.lab.config import DEFAULT_RUN_BASE, make_lab
+from infra.lab.errors import LabInputError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,7 +33,7 @@ def _console(stderr: bool = False) -> Console:
 def _fail(exc: LabError) -> typer.Exit:
     err = _console(stderr=True)
     err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
+    return typer.Exit(2 if isinstance(exc, LabInputError) else 1)
 
 
 def _lab(ctx: typer.Context) -> LabConfig:
@@ -51,8 +53,29 @@ def lab_options(
     state_dir: Annotated[
         Path | None, typer.Option(help="Lab key and known_hosts (default: per-lab run dir).")
     ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Base rootfs and apt proxy cache (default: $RAMPART_CACHE_DIR, else "
+            "/var/cache/rampart). An empty one builds everything as on a new machine.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """The default lab is the contract's four hosts; options describe another, separate lab."""
+    _describe_lab(ctx, name, bridge, subnet, host, state_dir)
+    if cache_dir is not None:
+        ctx.obj = dataclasses.replace(ctx.obj, cache_dir=cache_dir.absolute())
+
+
+def _describe_lab(
+    ctx: typer.Context,
+    name: str,
+    bridge: str,
+    subnet: str,
+    host: list[str] | None,
+    state_dir: Path | None,
+) -> None:
     err = _console(stderr=True)
     custom = [opt for opt, val in (("--bridge", bridge), ("--subnet", subnet)) if val]
     if not (name or custom or host or state_dir) or (name == "rampart" and not custom and not host):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.lab.errors import LabError
@@ -22,6 +22,8 @@ DEFAULT_STATE_DIR = REPO_ROOT / "inventories" / "lab" / ".state"
 DEFAULT_RUN_BASE = Path("/var/lib/rampart/labs")
 # The cached base rootfs and the apt proxy's cache survive `down` and new clones.
 DEFAULT_CACHE_DIR = Path("/var/cache/rampart")
+# Moves that cache, e.g. to an empty directory to run exactly as a fresh machine does.
+CACHE_DIR_ENV = "RAMPART_CACHE_DIR"
 
 ADMIN_USER = "rampart"
 PROXY_PORT = 3142
@@ -46,7 +48,7 @@ class LabConfig:
     hosts: tuple[HostSpec, ...]
     state_dir: Path
     run_base: Path = DEFAULT_RUN_BASE
-    cache_dir: Path = DEFAULT_CACHE_DIR
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     proxy_port: int = PROXY_PORT
     boot_timeout: float = 90.0
 
@@ -185,6 +187,12 @@ def make_lab(
 
 
 LAB_ENV = "RAMPART_LAB"
+
+
+def default_cache_dir() -> Path:
+    """`RAMPART_CACHE_DIR` when set (made absolute: labs outlive the working directory)."""
+    spec = os.environ.get(CACHE_DIR_ENV, "").strip()
+    return Path(spec).absolute() if spec else DEFAULT_CACHE_DIR
 
 
 def default_lab() -> LabConfig:

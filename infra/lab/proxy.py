@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,10 @@ def listening(address: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _as_acng() -> list[str]:
+    return ["setpriv", f"--reuid={ACNG_USER}", f"--regid={ACNG_USER}", "--init-groups"]
+
+
 def start(lab: LabConfig, current: sysutil.Proc | None, mirrors: Mirrors) -> sysutil.Proc:
     """Ensure the lab's apt-cacher-ng runs; return its process."""
     conf_dir = lab.proxy_dir / "conf"
@@ -128,6 +133,15 @@ def start(lab: LabConfig, current: sysutil.Proc | None, mirrors: Mirrors) -> sys
         sub.mkdir(parents=True, exist_ok=True)
         sysutil.run(["chown", "-R", f"{ACNG_USER}:{ACNG_USER}", str(sub)], "apt proxy dirs")
     sysutil.run(["chown", f"{ACNG_USER}:{ACNG_USER}", str(lab.proxy_dir)], "apt proxy dir")
+    # The daemon runs as its own user: every parent of its cache must let it through (a
+    # cache directory made with mktemp is 0700 root).
+    reach = subprocess.run([*_as_acng(), "test", "-w", str(lab.proxy_cache_dir)], check=False)
+    if reach.returncode != 0:
+        raise LabError(
+            f"lab {lab.name}: the apt proxy (user {ACNG_USER}) cannot write its cache "
+            f"{lab.proxy_cache_dir}: a parent directory is not searchable by other users "
+            f"(e.g. `chmod 0755 {lab.cache_dir}`)"
+        )
     if listening(str(lab.gateway), lab.proxy_port):
         raise LabError(
             f"lab {lab.name}: {lab.gateway}:{lab.proxy_port} is already taken by a process this "
@@ -136,10 +150,7 @@ def start(lab: LabConfig, current: sysutil.Proc | None, mirrors: Mirrors) -> sys
     # Drop root: the daemon only needs its own cache and log directories.
     proc = sysutil.spawn(
         [
-            "setpriv",
-            f"--reuid={ACNG_USER}",
-            f"--regid={ACNG_USER}",
-            "--init-groups",
+            *_as_acng(),
             "/usr/sbin/apt-cacher-ng",
             "-c",
             str(conf_dir),

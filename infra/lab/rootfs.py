@@ -14,12 +14,13 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from infra.lab import sysutil
-from infra.lab.config import ADMIN_USER
-from infra.lab.errors import LabError
+from infra.lab.config import ADMIN_USER, CACHE_DIR_ENV
+from infra.lab.errors import LabError, LabInputError
 
 # Runs inside the new root (chroot) after debootstrap; part of the recipe hash.
 CUSTOMIZE = f"""set -eu
@@ -78,16 +79,47 @@ def rootfs_path(cache_dir: Path, recipe: Recipe) -> Path:
     return cache_dir / f"rootfs-{recipe.digest}"
 
 
+def is_complete(path: Path) -> bool:
+    """A base is usable only once its build wrote the marker, last."""
+    return (path / ".rampart-complete").is_file()
+
+
+def half_built(cache_dir: Path, recipe: Recipe) -> list[Path]:
+    """Trees an interrupted build left behind (they are rebuilt, never booted)."""
+    final = rootfs_path(cache_dir, recipe)
+    found = sorted(cache_dir.glob(".build-*")) if cache_dir.is_dir() else []
+    if final.exists() and not is_complete(final):
+        found.append(final)
+    return found
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """Create the cache directory if needed and prove it writable, naming it when it is not.
+
+    Root ignores permission bits, so the probe writes a file: a read-only mount, an immutable
+    directory or a path through a regular file all fail here, before any build starts."""
+    what = f"lab cache directory {cache_dir}"
+    hint = f"choose another with {CACHE_DIR_ENV} or `rampart lab --cache-dir`"
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise LabInputError(f"{what} is not a directory; {hint}")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        raise LabInputError(f"{what} is not writable ({exc.strerror or exc}); {hint}") from exc
+
+
 def ensure_rootfs(cache_dir: Path, recipe: Recipe, proxy_url: str | None, log: Path) -> Path:
     """Return the cached base for `recipe`, building it first when it is missing."""
     final = rootfs_path(cache_dir, recipe)
-    if (final / ".rampart-complete").is_file():
+    if is_complete(final):
         return final
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Labs share the cache: one build at a time, and whoever waited finds it done.
     with open(cache_dir / "rootfs.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (final / ".rampart-complete").is_file():
+        if not is_complete(final):
             _build(cache_dir, recipe, final, proxy_url, log)
     return final
 

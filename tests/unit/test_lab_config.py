@@ -123,3 +123,25 @@ def test_bad_lab_env_names_the_variable(monkeypatch: pytest.MonkeyPatch, spec: s
     monkeypatch.setenv("RAMPART_LAB", spec)
     with pytest.raises(LabError, match="RAMPART_LAB"):
         default_lab()
+
+
+def test_cache_dir_defaults_to_var_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAMPART_CACHE_DIR", raising=False)
+    assert default_lab().cache_dir == Path("/var/cache/rampart")
+
+
+def test_cache_env_moves_rootfs_and_proxy_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RAMPART_CACHE_DIR", str(tmp_path / "cache"))
+    lab = default_lab()
+    assert lab.cache_dir == tmp_path / "cache"
+    assert lab.proxy_cache_dir.parent == tmp_path / "cache"
+
+
+def test_relative_cache_env_is_made_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAMPART_CACHE_DIR", "rel-cache")
+    assert default_lab().cache_dir == tmp_path / "rel-cache"
