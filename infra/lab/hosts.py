@@ -145,13 +145,62 @@ def machined_available() -> bool:
     return Path("/run/systemd/system").is_dir() and shutil.which("machinectl") is not None
 
 
+# Parent of the hosts' own cgroups, in every hierarchy, when no machined gives them a scope.
+CGROUP_PARENT = "rampart-labs"
+# Run by the shell that becomes nspawn: it moves itself into the host's cgroups, then execs.
+_ENTER_CGROUPS = (
+    'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f"; shift; done; shift; exec "$@"'
+)
+
+
+def cgroup_dirs(lab: LabConfig, host: HostSpec) -> list[Path]:
+    return [mnt / CGROUP_PARENT / lab.machine(host) for mnt in sysutil.cgroup_mounts()]
+
+
+def enter_own_cgroups(lab: LabConfig, host: HostSpec, cmd: list[str]) -> list[str]:
+    """`cmd`, started in cgroups of the host's own.
+
+    Without machined, nspawn --keep-unit puts the container in the cgroup nspawn runs in —
+    the machine's root — so every host's systemd managed the same `payload/system.slice/<unit>`
+    directories: one host pruning its finished unit's cgroup made a restart of the same unit on
+    another host fail with 219/CGROUP ("Failed to attach ... to compat systemd cgroup").
+    """
+    procs = []
+    for path in cgroup_dirs(lab, host):
+        # A stale cgroup of this host from an earlier boot is empty; reuse it.
+        path.mkdir(parents=True, exist_ok=True)
+        # A new v1 cpuset starts with no CPUs and no memory nodes and admits no process.
+        for level in (path.parent, path):
+            for knob in ("cpuset.cpus", "cpuset.mems"):
+                if (level / knob).is_file() and not (level / knob).read_text().strip():
+                    (level / knob).write_text((level.parent / knob).read_text())
+        procs.append(str(path / "cgroup.procs"))
+    return ["/bin/sh", "-c", _ENTER_CGROUPS, "sh", *procs, "--", *cmd]
+
+
+def remove_cgroups(lab: LabConfig, host: HostSpec) -> None:
+    for path in cgroup_dirs(lab, host):
+        try:
+            sysutil.remove_cgroup(path)
+        except OSError as exc:
+            raise LabError(
+                f"lab {lab.name}: host {host.name}: cgroup {path} cannot be removed "
+                f"({exc.strerror}); processes of the host are still running"
+            ) from exc
+        with contextlib.suppress(OSError):  # other labs' hosts may still be in it
+            path.parent.rmdir()
+
+
 def start(lab: LabConfig, host: HostSpec) -> sysutil.Proc:
     log = lab.host_dir(host) / "nspawn.log"
     log.write_bytes(b"")
     # /proc/sys/net (the host's own netns only) writable, the rest of /proc/sys read-only:
     # network sysctls apply live as on a real host, kernel-global ones cannot.
     env = {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
-    return sysutil.spawn(nspawn_command(lab, host, machined_available()), log, env=env)
+    register = machined_available()
+    cmd = nspawn_command(lab, host, register)
+    # With machined, nspawn gets a scope unit (its own cgroup) from the machine's systemd.
+    return sysutil.spawn(cmd if register else enter_own_cgroups(lab, host, cmd), log, env=env)
 
 
 def wait_ready(lab: LabConfig, host: HostSpec, proc: sysutil.Proc, deadline: float) -> str:
@@ -191,17 +240,17 @@ def container_init(proc: sysutil.Proc) -> int | None:
 
 
 def stop(lab: LabConfig, host: HostSpec, proc: sysutil.Proc | None, timeout: float = 30) -> None:
-    """Power the host off through its init, wait; SIGKILL by recorded PID only as last resort."""
-    if proc is None or not proc.alive():
-        return
-    init = container_init(proc)
-    if init is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(init, SIGPOWEROFF)
-    if proc.wait_gone(timeout):
-        return
-    # nspawn turns SIGTERM into an orderly shutdown request too; then the last resort.
-    sysutil.stop(proc, signal.SIGTERM, 10, f"lab {lab.name}: host {host.name} (nspawn)")
+    """Power the host off through its init, wait; SIGKILL by recorded PID only as last resort.
+    Then its cgroups go too (also those of a host that died on its own)."""
+    if proc is not None and proc.alive():
+        init = container_init(proc)
+        if init is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(init, SIGPOWEROFF)
+        if not proc.wait_gone(timeout):
+            # nspawn turns SIGTERM into an orderly shutdown request too; then the last resort.
+            sysutil.stop(proc, signal.SIGTERM, 10, f"lab {lab.name}: host {host.name} (nspawn)")
+    remove_cgroups(lab, host)
 
 
 def remove_root(lab: LabConfig, host: HostSpec) -> None:

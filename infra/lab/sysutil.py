@@ -73,6 +73,30 @@ def overlay_lowerdirs() -> set[str]:
     return found
 
 
+def cgroup_mounts() -> list[Path]:
+    """Mount points of every cgroup hierarchy (v1 controllers, name=systemd, v2 unified)."""
+    found = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            fields = line.split()
+            fstype = line.partition(" - ")[2].split()[:1]
+            if fstype and fstype[0] in ("cgroup", "cgroup2"):
+                found.append(Path(fields[4].replace("\\040", " ")))
+    return found
+
+
+def remove_cgroup(path: Path) -> None:
+    """Remove an (empty) cgroup and the ones below it, deepest first: cgroups are rmdir'ed,
+    never deleted file by file."""
+    if not path.is_dir():
+        return
+    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(FileNotFoundError):
+            sub.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        path.rmdir()
+
+
 @dataclass(frozen=True)
 class Proc:
     """A process we started, identified by PID and its kernel start time (PID reuse safe)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.lab import LabConfig, lifecycle, net, state, sysutil
+from infra.lab import LabConfig, hosts, lifecycle, net, state, sysutil
 from infra.lab.config import make_lab
 from infra.lab.ssh import ssh_run
 
@@ -216,6 +216,8 @@ def test_down_leaves_nothing_and_spares_the_default_lab(
     assert not net.lab_veths(test_lab), f"veths left: {net.lab_veths(test_lab)}"
     assert test_lab.bridge not in net.link_names(), f"bridge {test_lab.bridge} left"
     assert not test_lab.known_hosts_path.exists(), "known_hosts of removed hosts left"
+    cgroups = [d for h in test_lab.hosts for d in hosts.cgroup_dirs(test_lab, h) if d.exists()]
+    assert not cgroups, f"cgroups left after down: {cgroups}"
     after = _cli("status")
     assert after.returncode == 1, f"status after down should exit 1:\n{after.stdout}"
     assert "stopped" in after.stdout and "bridge: absent" in after.stdout, after.stdout
