@@ -170,6 +170,22 @@ def address_in(address: Any, networks: Iterable[str]) -> bool:
     )
 
 
+def lateral_ssh_hosts(
+    networks: Iterable[str], hostvars: Mapping[str, Any], hosts: Iterable[str],
+    bastions: Iterable[str],
+) -> list[str]:
+    """Inventory hosts (other than the named bastions) whose address lies inside the SSH admin
+    networks: each of them could open SSH to every other host — a foothold on one host becomes
+    a foothold on all."""
+    allowed = set(bastions)
+    found = []
+    for host in hosts:
+        address = _host_address(host, hostvars)
+        if host not in allowed and address_in(address, networks):
+            found.append(f"{host} ({address})")
+    return found
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -179,4 +195,5 @@ class FilterModule:
             "firewall_resolve_services": resolve_services,
             "firewall_split_families": split_families,
             "firewall_address_in": address_in,
+            "firewall_lateral_ssh_hosts": lateral_ssh_hosts,
         }

@@ -17,6 +17,9 @@ CASES = {
     "empty-admin-cidrs": ({"firewall_ssh_admin_cidrs": []}, "firewall_ssh_admin_cidrs"),
     "malformed-admin-cidr": ({"firewall_ssh_admin_cidrs": ["10.77.0.0/33"]},
                              "firewall_ssh_admin_cidrs[0]"),
+    # The whole lab subnet as the admin network: every host could SSH to every other.
+    "admin-cidr-holds-hosts": ({"firewall_ssh_admin_cidrs": ["10.77.0.0/24"]},
+                               "contains inventory hosts: edge1 (10.77.0.11)"),
     "port-out-of-range": (
         {"firewall_services": [{"name": "pg", "port": 70000, "proto": "tcp",
                                 "sources": ["app"]}]},
