@@ -129,6 +129,8 @@ def up(ctx: typer.Context) -> None:
     if report.already_running:
         parts.append(f"already running {', '.join(report.already_running)}")
     built = " (base rootfs built)" if report.rootfs_built else ""
+    for tree in report.discarded:
+        console.print(f"discarded a half-built base rootfs (interrupted build): {tree}")
     console.print(
         f"lab {lab.name} up in {report.seconds['total']:.1f}s{built}: {'; '.join(parts)}",
         highlight=False,

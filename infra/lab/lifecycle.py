@@ -32,6 +32,8 @@ def _quiet(_msg: str) -> None:
 class UpReport:
     rootfs: Path
     rootfs_built: bool
+    # Trees of an interrupted build found (and replaced) on the way.
+    discarded: list[Path] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     already_running: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -54,7 +56,14 @@ def _preflight(tools: list[str], need_proxy: bool) -> None:
         raise LabError(f"{ACNG_BINARY} is missing (install apt-cacher-ng: scripts/system-deps.sh)")
 
 
+def base_recipe() -> rootfs.Recipe:
+    """The base every host of every lab starts from (its digest names the cached rootfs)."""
+    return rootfs.default_recipe(proxy.DEFAULT_MIRROR, proxy.DEFAULT_SECURITY)
+
+
 def up(lab: LabConfig, progress: Progress = _quiet) -> UpReport:
+    # Input first: a bad cache directory is named before anything on the machine changes.
+    rootfs.check_cache_dir(lab.cache_dir)
     _preflight(UP_TOOLS, need_proxy=True)
     with _locked(lab):
         return _up(lab, progress)
@@ -70,17 +79,18 @@ def _up(lab: LabConfig, progress: Progress) -> UpReport:
     state.save(lab.state_file, st)
     t_net = time.monotonic()
 
-    recipe = rootfs.default_recipe(proxy.DEFAULT_MIRROR, proxy.DEFAULT_SECURITY)
+    recipe = base_recipe()
     cached = rootfs.rootfs_path(lab.cache_dir, recipe)
-    built = not (cached / ".rampart-complete").is_file()
+    built = not rootfs.is_complete(cached)
+    discarded = rootfs.half_built(lab.cache_dir, recipe) if built else []
     if built:
-        progress(f"building the base rootfs {cached} (debootstrap, once)")
+        progress(f"building the base rootfs {cached} (debootstrap, once: ~2-4 min)")
     lab.run_dir.mkdir(parents=True, exist_ok=True)
     base = rootfs.ensure_rootfs(lab.cache_dir, recipe, lab.proxy_url, lab.run_dir / "rootfs.log")
     st.rootfs = str(base)
     t_rootfs = time.monotonic()
 
-    report = UpReport(rootfs=base, rootfs_built=built)
+    report = UpReport(rootfs=base, rootfs_built=built, discarded=discarded)
     procs: dict[str, sysutil.Proc] = {}
     for host in lab.hosts:
         hs = st.host(host.name)
@@ -98,7 +108,10 @@ def _up(lab: LabConfig, progress: Progress) -> UpReport:
             (lab.host_dir(host) / "created").unlink(missing_ok=True)
         net.ensure_host_net(lab, host)
         created = lab.host_dir(host) / "created"
-        if created.is_file() and hs.keys and hosts.reusable(lab, host, Path(created.read_text())):
+        # Reused only on the current base: a host made from another cache (RAMPART_CACHE_DIR
+        # moved) or an older recipe is made afresh, as on a new machine.
+        made_on = Path(created.read_text()) if created.is_file() else None
+        if made_on == base and hs.keys and hosts.reusable(lab, host, made_on):
             # Existing host (e.g. after a machine reboot): remounted on the base it was made from.
             pass
         else:
