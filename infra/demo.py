@@ -41,6 +41,7 @@ from infra.model import build_platform
 from infra.model.types import Exposure, Platform
 
 STACK = "dev"
+DEMO_MARKER = ".rampart-demo"
 TAIL_LINES = 20
 # Wide enough that the rich tables the commands print stay readable in their logs.
 LOG_COLUMNS = "160"
@@ -515,14 +516,32 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     console = Console()
     root = stack_config.project_dir()
     out = out.absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    # The demo clears what an earlier demo wrote there, so it only works in a directory of its
+    # own: a new or empty one, or one an earlier demo marked.
+    marker = out / DEMO_MARKER
+    try:
+        # (logs/01-lab-up.log: a demo from before the marker existed.)
+        ours = marker.is_file() or (out / "logs" / "01-lab-up.log").is_file()
+        if out.exists() and any(out.iterdir()) and not ours:
+            console.print(f"[bold red]error:[/] --out {escape(str(out))} holds files the demo did "
+                          "not write; choose a new or empty directory", highlight=False)
+            return 2
+        out.mkdir(parents=True, exist_ok=True)
+        marker.write_text("written by `rampart demo`: it clears this directory's outputs\n")
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] --out {escape(str(out))}: {exc.strerror or exc}",
+                      highlight=False)
+        return 2
     logs = out / "logs"
     if logs.exists():
         shutil.rmtree(logs)
     logs.mkdir()
-    # Never show figures or reports left by an earlier run.
-    for stale in ("audit.json", "reachability.json", "policy.md"):
+    # Never show figures or reports left by an earlier run, and never leave the commands'
+    # --out guards (which refuse files they did not write) a demo's leftovers to trip on.
+    for stale in ("audit.json", "reachability.json", "policy.md", ".rampart-manifest.json"):
         (out / stale).unlink(missing_ok=True)
+    for stale_dir in ("render", "render-vault", "observability"):
+        shutil.rmtree(out / stale_dir, ignore_errors=True)
     try:
         lab = default_lab()
     except LabError as exc:

@@ -505,3 +505,14 @@ def test_a_service_that_does_not_listen_is_a_mismatch_too() -> None:
     assert matrix.mismatches
     text = _table_text(matrix)
     assert "✗ app1" in text and "app1: closed" in text
+
+
+def test_the_demo_refuses_an_out_dir_holding_files_it_did_not_write(tmp_path: Path) -> None:
+    from infra.demo import run_demo
+
+    theirs = tmp_path / "mine.txt"
+    theirs.write_text("keep me")
+    (tmp_path / "render").mkdir()
+    assert run_demo(tmp_path, with_hosts=False) == 2
+    assert theirs.read_text() == "keep me" and (tmp_path / "render").is_dir()
+    assert not (tmp_path / "logs").exists(), "nothing written"
