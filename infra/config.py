@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime.config as runtime_config
-import yaml
 
+from infra import stackfile
 from infra.model.errors import ValidationError
 
 NAMESPACE = "rampart"
@@ -62,8 +63,21 @@ def project_dir(start: Path | None = None) -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+# Stack names become file names (`Pulumi.<stack>.yaml`): no path separators, no leading dot.
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def stack_file(stack: str, root: Path | None = None) -> Path:
     return (root or project_dir()) / f"Pulumi.{stack}.yaml"
+
+
+def check_stack_name(stack: str) -> str:
+    """Refuse a `--stack` value that is not a plain stack name (it names a file)."""
+    if not _STACK_NAME.fullmatch(stack):
+        shown = re.sub(r"[^\x20-\x7e]", "?", stack)[:60]
+        raise ValidationError("--stack", f"'{shown}' is not a stack name (letters, digits, "
+                                         "'.', '_', '-'; it names Pulumi.<stack>.yaml)")
+    return stack
 
 
 def _display(path: Path, root: Path) -> str:
@@ -75,30 +89,21 @@ def _display(path: Path, root: Path) -> str:
 
 def stack_file_config(stack: str, root: Path | None = None) -> dict[str, str]:
     """Every config key of `Pulumi.<stack>.yaml`, encoded as the engine passes config to a
-    program: strings as is, everything else as JSON."""
+    program: strings as is, everything else as JSON.
+
+    The file is read by the strict reader (infra/stackfile.py): a missing file, non-UTF-8
+    bytes, duplicate keys, an alias bomb or a wrongly typed known key is a `ValidationError`
+    naming the file (and key and line)."""
     root = root or project_dir()
-    path = stack_file(stack, root)
+    path = stack_file(check_stack_name(stack), root)
     shown = _display(path, root)
     if not path.is_file():
-        raise ValidationError(shown, f"no such stack file (stack '{stack}')")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValidationError(shown, f"is not valid YAML{where}") from None
-    if not isinstance(document, Mapping):
-        raise ValidationError(shown, "must be a mapping with a 'config' key")
-    config = document.get("config") or {}
-    if not isinstance(config, Mapping):
-        raise ValidationError(shown, "'config' must be a mapping of keys to values")
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        more = ", ..." if len(known) > 10 else ""
+        hint = f"; stacks here: {', '.join(known[:10])}{more}" if known else ""
+        raise ValidationError(shown, f"no such stack file (stack '{stack}'{hint})")
     encoded: dict[str, str] = {}
-    for key, value in config.items():
-        full = str(key) if ":" in str(key) else f"{NAMESPACE}:{key}"
-        if isinstance(value, Mapping) and "secure" in value:
-            # Secrets come from the secrets provider, never from stack config.
-            raise ValidationError(shown, "encrypted config values are not used by Rampart; "
-                                         "secrets come from the secrets provider", field=full)
+    for full, value in stackfile.read_stack_config(path, shown).items():
         encoded[full] = value if isinstance(value, str) else json.dumps(
             value, sort_keys=True, default=_yaml_scalar)
     return encoded

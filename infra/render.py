@@ -23,7 +23,6 @@ import gc
 import hashlib
 import json
 import runpy
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra import config as stack_config
+from infra import outdir
 from infra.secrets import provider as secrets_provider
 
 PROJECT = "rampart"
@@ -288,44 +288,38 @@ def dump_yaml(data: Any) -> str:
                      width=1000, allow_unicode=True)
 
 
-def write(recording: Recording, out: Path) -> list[Path]:
-    """Write `index.json` and one YAML file per resource under `out/resources/`.
-
-    Only files a previous render wrote are replaced; a directory holding anything else is
-    refused rather than emptied."""
-    out.mkdir(parents=True, exist_ok=True)
-    existing = {p.name for p in out.iterdir()}
-    if existing - {INDEX, RESOURCES_DIR}:
-        raise FileExistsError(f"{out} holds files that are not a render; choose an empty "
-                              "directory")
-    if (out / RESOURCES_DIR).exists():
-        shutil.rmtree(out / RESOURCES_DIR)
-    written: list[Path] = []
+def files_of(recording: Recording) -> dict[str, str]:
+    """`index.json` and one YAML file per resource under `resources/`, {relative path: text}."""
+    files: dict[str, str] = {}
     index = []
-    used: set[str] = set()
     for record in recording:
         rel = f"{RESOURCES_DIR}/{_type_dir(record.type)}/{record.name}.yaml"
         n = 2
-        while rel in used:
+        while rel in files:
             rel = f"{RESOURCES_DIR}/{_type_dir(record.type)}/{record.name}-{n}.yaml"
             n += 1
-        used.add(rel)
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump_yaml({
+        files[rel] = dump_yaml({
             "urn": record.urn, "type": record.type, "name": record.name,
             "parent": record.parent, "custom": record.custom,
             "dependencies": list(record.dependencies), "inputs": record.inputs,
-        }), encoding="utf-8")
-        written.append(path)
+        })
         index.append({"type": record.type, "name": record.name, "urn": record.urn,
                       "file": rel})
-    (out / INDEX).write_text(json.dumps({
+    files[INDEX] = json.dumps({
         "project": recording.project, "stack": recording.stack,
         "count": len(index), "resources": index,
-    }, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    written.append(out / INDEX)
-    return written
+    }, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def write(recording: Recording, out: Path, *, force: bool = False) -> list[Path]:
+    """Write `index.json` and one YAML file per resource under `out/resources/`.
+
+    Through infra/outdir.py: only files a previous render wrote (and nobody changed since)
+    are replaced, its resource files that no longer exist are removed, anything else in the
+    way is refused (`OutputError`) unless `force`; a failure leaves nothing half-written."""
+    return list(outdir.write_files(out, files_of(recording), writer="render",
+                                   force=force).written)
 
 
 def summary(recording: Recording) -> dict[str, list[dict[str, str]]]:

@@ -1,4 +1,7 @@
-"""The `rampart` command line: one entry point for every Rampart job."""
+"""The `rampart` command line: one entry point for every Rampart job.
+
+Exit codes, every command: 0 ok, 1 a check failed, 2 usage or input error (nothing
+changed), 3 an external service (Vault, a lab host) unavailable."""
 
 from __future__ import annotations
 
@@ -6,7 +9,10 @@ import typer
 
 from infra.cli import audit, demo, lab, observability, policy, render, secrets
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# Help text is shown literally (no Rich markup): `[secret]` in a help string is what the
+# output shows, not a style tag to be swallowed. Sub-command groups inherit this setting.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
+                  rich_markup_mode=None)
 app.add_typer(lab.app, name="lab", help="Lab hosts lifecycle (systemd-nspawn, one netns each).")
 app.add_typer(policy.app, name="policy", help="The policy pack, offline: check a stack.")
 app.add_typer(secrets.app, name="secrets", help="Vault secrets: bootstrap, check, rotate.")

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from infra.cli.errors import INPUT_ERROR, fail
+
 # The model and infra.observability (Grafana dashboards, rule builders) are imported by the
 # command that uses them, not by every `rampart` invocation.
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-
-# Top-level directories `build` owns inside OUT; stale files there are removed so OUT is
-# exactly the generated set (a rule file dropped from the code disappears from disk too).
-OWNED_DIRS = ("prometheus", "alertmanager", "grafana")
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
+                  rich_markup_mode=None)  # help shown literally, as under `rampart`
 
 
 def _decode(raw: Any) -> Any:
@@ -42,36 +39,11 @@ def _stack_namespace(stack: str) -> tuple[dict[str, Any], str, Path]:
 
 
 def _settings_file(path: Path) -> dict[str, Any]:
-    """A YAML mapping shaped like the `rampart:` namespace (for runs without a stack)."""
-    import yaml
+    """A YAML mapping shaped like the `rampart:` namespace (for runs without a stack), read
+    as strictly as a stack file (infra/stackfile.py)."""
+    from infra.stackfile import read_settings_file
 
-    from infra.model.errors import ValidationError
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValidationError(str(path), f"cannot read settings: {exc}") from None
-    if not isinstance(doc, Mapping):
-        raise ValidationError(str(path), "must be a mapping of rampart settings")
-    return {str(k).removeprefix("rampart:"): v for k, v in doc.items()}
-
-
-def write_tree(files: Mapping[str, str], out: Path) -> list[Path]:
-    """Write `files` under OUT; remove files in the owned directories that are not in it."""
-    out.mkdir(parents=True, exist_ok=True)
-    wanted = {out / rel for rel in files}
-    removed = []
-    for top in OWNED_DIRS:
-        for path in sorted((out / top).rglob("*")) if (out / top).is_dir() else []:
-            if path.is_file() and path not in wanted:
-                path.unlink()
-                removed.append(path)
-    for rel, content in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.is_file() or target.read_text(encoding="utf-8") != content:
-            target.write_text(content, encoding="utf-8")
-    return removed
+    return read_settings_file(path, str(path))
 
 
 @app.callback()
@@ -99,16 +71,26 @@ def build(
         Path | None,
         typer.Option("--catalog", help="Catalog file (default: the stack's, else the ERP one)."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite or delete files in OUT that Rampart did not "
+                     "write (or that changed since it wrote them)."),
+    ] = False,
 ) -> None:
-    """Write prometheus.yml, rule files, alertmanager.yml and Grafana provisioning to OUT."""
+    """Write prometheus.yml, rule files, alertmanager.yml and Grafana provisioning to OUT.
+
+    OUT keeps a manifest (.rampart-manifest.json) of the files Rampart wrote: a re-run
+    replaces those, removes the ones it no longer generates, and refuses to overwrite or
+    delete anything else unless --force. Exit 2 with one line naming the file, key or path
+    when the settings are invalid or OUT cannot be written (nothing written)."""
     from infra.model import DEFAULT_CATALOG, build_platform
     from infra.model.errors import ValidationError
     from infra.observability import CONFIG_KEYS, build_files, settings_from_stack
     from infra.observability.rules import alert_names, rule_files
+    from infra.outdir import OutputError, write_files
 
     if (stack is None) == (settings is None):
-        print("give exactly one of --stack or --settings", file=sys.stderr)
-        raise typer.Exit(2)
+        raise fail("give exactly one of --stack or --settings", INPUT_ERROR)
     try:
         if stack is not None:
             namespace, source, root = _stack_namespace(stack)
@@ -123,10 +105,13 @@ def build(
         obs = settings_from_stack(namespace, source)
     except ValidationError as exc:
         # One line naming file and key; nothing written.
-        print(str(exc).splitlines()[0], file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise fail(exc, INPUT_ERROR) from None
     files = build_files(platform, obs)
-    removed = write_tree(files, out)
+    try:
+        result = write_files(out, files, writer="observability build", force=force)
+    except OutputError as exc:
+        raise fail(exc, INPUT_ERROR) from None
+    removed = result.removed
     rules = rule_files(platform, obs)
     print(
         f"wrote {len(files)} files to {out}: {len(rules)} rule files, "

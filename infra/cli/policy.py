@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+from infra.cli.errors import INPUT_ERROR, fail
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Evaluate the policy pack offline (same rules as "
                        "`pulumi preview --policy-pack policies`).")
 
@@ -25,34 +27,51 @@ def check(
     fmt: Annotated[str, typer.Option("--format", "-f",
                                      help="text, json, sarif (2.1.0) or markdown.")] = "text",
     out: Annotated[Path | None, typer.Option("--out", "-o",
-                                             help="Write the report here instead of stdout.")]
+                                             help="Write the report to this file instead of "
+                                                  "stdout.")]
     = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite an --out file Rampart did not write (or that changed since "
+                        "it wrote it).")] = False,
 ) -> None:
     """Render STACK under the recording engine and evaluate every rule of the pack.
 
-    Exit 0 when no mandatory rule is violated, 1 when one is, 2 when the stack cannot be
-    rendered at all."""
+    With --out, the file's directory keeps a manifest (.rampart-manifest.json) of the files
+    Rampart wrote; a file it did not write is not overwritten unless --force.
+
+    Exit 0 when no mandatory rule is violated, 1 when one is, 2 (one line naming the file)
+    when the stack cannot be rendered or --out cannot be written."""
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
     from infra import policy_check
     from infra.model.errors import ValidationError
+    from infra.outdir import OutputError, preflight, write_files
     from infra.secrets.provider import MissingSecretError
     from infra.traefik import EdgeConfigError
 
     if fmt not in policy_check.FORMATS:
-        print(f"unknown format {fmt!r} (choose from {', '.join(policy_check.FORMATS)})",
-              file=sys.stderr)
-        raise typer.Exit(2)
+        raise fail(f"unknown format {fmt!r} (choose from {', '.join(policy_check.FORMATS)})",
+                   INPUT_ERROR)
+    if out is not None:
+        if out.is_dir() or not out.name:
+            raise fail(f"{out}: --out names the report file, and this is a directory",
+                       INPUT_ERROR)
+        try:
+            preflight(out.parent, [out.name], writer="policy check", force=force)
+        except OutputError as exc:
+            raise fail(exc, INPUT_ERROR) from None
     try:
         report = policy_check.check_stack(stack)
     except (ValidationError, EdgeConfigError, MissingSecretError) as exc:
-        print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise fail(exc, INPUT_ERROR) from None
     text = policy_check.render(report, fmt)
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        try:
+            write_files(out.parent, {out.name: text}, writer="policy check", force=force,
+                        prune=False)
+        except OutputError as exc:
+            raise fail(exc, INPUT_ERROR) from None
         print(f"wrote {out}: {len(report.mandatory)} mandatory, {len(report.advisory)} "
               f"advisory, {len(report.waived)} waived", file=sys.stderr)
     raise typer.Exit(report.exit_code)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE, fail
 
 
 def render(
@@ -16,36 +18,57 @@ def render(
     out: Annotated[Path, typer.Option("--out", "-o",
                                       help="Directory for index.json and resources/.")],
     vault: Annotated[bool, typer.Option(
-        "--vault", help="Read and check every secret in Vault as `pulumi up` does (address "
-                        "from rampart:vaultAddr or VAULT_ADDR); values still show as "
-                        "[secret]. Without it Vault is never contacted.")] = False,
+        "--vault/--no-vault", help="Read and check every secret in Vault as `pulumi up` does "
+                                   "(address from rampart:vaultAddr or VAULT_ADDR); values "
+                                   "still show as [secret]. Without it Vault is never "
+                                   "contacted.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite or delete files in OUT that Rampart did not write (or that "
+                        "changed since it wrote them).")] = False,
 ) -> None:
     """Run the Pulumi program under a recording mock engine and write every resource
     (type, logical name, inputs; secret values redacted) to OUT, with an index.
 
-    Exit 2, with one line naming the file/service/field (or the secret, or the Vault address
-    and path) and nothing written, when the stack must not be deployed."""
+    OUT keeps a manifest (.rampart-manifest.json) of the files Rampart wrote: a re-render
+    replaces and removes only those, and refuses to touch anything else unless --force.
+
+    Exit 0 when written; 1 with --vault when a secret is missing or weak; 2, with one line
+    naming the file/service/field (or the secret, the Vault address, the file in the way)
+    and nothing written, when the stack must not be deployed or OUT cannot be written; 3
+    with --vault when Vault is unavailable."""
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
     from infra.model.errors import ValidationError
+    from infra.outdir import OutputError, preflight
     from infra.render import INDEX, record_stack, summary, write
-    from infra.secrets.errors import SecretsError
+    from infra.secrets.errors import SecretsError, VaultAccessError, WeakSecretsError
     from infra.traefik import EdgeConfigError
 
     started = time.perf_counter()
     try:
-        recording = record_stack(stack, vault=vault)
-    except (ValidationError, EdgeConfigError, SecretsError) as exc:
-        # One line, nothing written: the stack or catalog must be fixed first.
-        print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
-        raise typer.Exit(2) from None
+        preflight(out, [INDEX], writer="render", force=force)  # before the long part
+    except OutputError as exc:
+        raise fail(exc, INPUT_ERROR) from None
     try:
-        write(recording, out)
-    except FileExistsError as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(1) from None
+        if vault:
+            _vault_preflight(stack)
+        recording = record_stack(stack, vault=vault)
+    except (ValidationError, EdgeConfigError) as exc:
+        # One line, nothing written: the stack or catalog must be fixed first.
+        raise fail(exc, INPUT_ERROR) from None
+    except WeakSecretsError as exc:
+        raise fail(exc, CHECK_FAILED) from None
+    except VaultAccessError as exc:
+        raise fail(exc, UNAVAILABLE) from None
+    except SecretsError as exc:  # the catalog's secret declarations, a bad address
+        raise fail(exc, INPUT_ERROR) from None
+    try:
+        write(recording, out, force=force)
+    except OutputError as exc:
+        raise fail(exc, INPUT_ERROR) from None
     elapsed = time.perf_counter() - started
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(stderr=True)
@@ -56,7 +79,25 @@ def render(
         for column in rows[0]:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row.values())
+            table.add_row(*(escape(value) for value in row.values()))
         console.print(table)
     console.print(f"stack {stack}: wrote {out / INDEX} and {len(recording)} resource files "
-                  f"in {elapsed:.2f} s")
+                  f"in {elapsed:.2f} s", markup=False, highlight=False)
+
+
+def _vault_preflight(stack: str) -> None:
+    """With --vault: the address and credentials are checked before the program runs, so
+    a missing or unsafe address is an input error (2) and only a Vault that cannot be used
+    is "unavailable" (3)."""
+    from infra import config
+    from infra.cli.secrets import SecretsInputError, vault_settings
+
+    encoded = config.stack_file_config(stack)
+    addr = encoded.get(f"{config.NAMESPACE}:vaultAddr") or None
+    if not addr and not os.environ.get("VAULT_ADDR"):
+        raise SecretsInputError(
+            f"stack {stack}: no Vault address: set rampart:vaultAddr in Pulumi.{stack}.yaml "
+            "or export VAULT_ADDR (secrets come only from Vault; docs/secrets.md)")
+    insecure = str(encoded.get(f"{config.NAMESPACE}:vaultAllowInsecureHttp", "")).lower()
+    vault_settings(addr, encoded.get(f"{config.NAMESPACE}:vaultMount") or None,
+                   insecure == "true")

@@ -3,8 +3,15 @@
 Vault connection comes from the standard variables: VAULT_ADDR, VAULT_TOKEN (or VAULT_ROLE_ID
 + VAULT_SECRET_ID for AppRole), VAULT_CACERT, VAULT_NAMESPACE; `--addr`/`--mount` override
 them, then the stack file's `rampart:vaultAddr` / `rampart:vaultMount`.
-Exit codes: 0 ok, 1 weak/missing secrets or a rotation conflict, 2 Vault or catalog unusable.
-Output names secrets and paths, never a value.
+
+Everything that is input is checked before Vault is contacted: the stack name and its
+Pulumi.<stack>.yaml (a typo'd stack is refused, not given its own secrets, policies and
+AppRoles), the catalog, SERVICE/NAME, --max-versions, the Vault address and credentials.
+
+Exit codes: 0 ok; 1 a check failed (weak or missing secrets, a check-and-set conflict in
+rotate; nothing written); 2 usage or input error (unknown stack, bad stack file or catalog,
+bad address, no credentials; Vault untouched); 3 Vault unavailable (down, sealed, TLS,
+token refused, mount missing). Output names secrets and paths, never a value.
 """
 
 from __future__ import annotations
@@ -15,15 +22,23 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from infra.secrets.errors import SecretsError
+from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE
+from infra.secrets.errors import (
+    InsecureAddressError,
+    PlanError,
+    RotationConflict,
+    SecretsError,
+    VaultAccessError,
+)
 
 # The commands import what they use when they run: the Vault client (hvac, requests) and the
 # model cost ~0.4 s CPU, which `rampart --help`, `render` and `policy check` never need.
 if TYPE_CHECKING:
     from infra.secrets.plan import SecretSpec
-    from infra.secrets.vault import Vault
+    from infra.secrets.vault import Vault, VaultSettings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
+                  rich_markup_mode=None)  # help shown literally, as `rampart secrets --help`
 T = TypeVar("T")
 # infra.secrets.bootstrap.DEFAULT_MAX_VERSIONS, spelled here so that showing it in --help does
 # not import the Vault client; tests/unit/test_cli_imports.py keeps the two equal.
@@ -47,17 +62,16 @@ InsecureOpt = Annotated[
 
 def _stack_config(stack: str) -> tuple[dict[str, str], Path]:
     """String keys of the stack's `rampart:` namespace (catalog, vaultAddr, vaultMount) from
-    Pulumi.<stack>.yaml, read through infra.config; empty when the stack has no file."""
+    Pulumi.<stack>.yaml, read through infra.config. A stack without its file is refused:
+    secrets are per stack, so a typo must not create a new set in Vault."""
     from infra import config as stack_config
     from infra.model.errors import ValidationError
 
     root = stack_config.project_dir()
-    if not stack_config.stack_file(stack, root).is_file():
-        return {}, root
     try:
         raw = stack_config.stack_file_config(stack, root)
     except ValidationError as exc:
-        raise _CatalogError(str(exc)) from None
+        raise SecretsInputError(str(exc)) from None
     prefix = f"{stack_config.NAMESPACE}:"
     return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}, root
 
@@ -73,35 +87,69 @@ def _specs(catalog: Path | None, config: dict[str, str], root: Path) -> tuple[Se
         # not, so the platform is built with default settings.
         platform = build_platform(Path(source) if source else Path(DEFAULT_CATALOG))
     except ValidationError as exc:
-        raise _CatalogError(str(exc)) from None
+        raise SecretsInputError(str(exc)) from None
     return secret_specs(platform)
 
 
-class _CatalogError(SecretsError):
-    exit_code = 2
+class SecretsInputError(SecretsError):
+    """Bad input found before Vault was contacted (exit 2)."""
+
+    exit_code = INPUT_ERROR
+
+
+def vault_settings(addr: str | None, mount: str | None, insecure: bool) -> VaultSettings:
+    """Vault settings from the options and the environment, checked without contacting
+    Vault: an address that is missing, not http(s), or plain http to another host, and
+    missing credentials are input errors (exit 2), not an unavailable Vault (exit 3)."""
+    from infra.secrets.vault import VaultSettings, check_address
+
+    try:
+        settings = VaultSettings.from_env(addr=addr, mount=mount, allow_insecure_http=insecure)
+        check_address(settings.addr, allow_insecure_http=insecure)
+    except VaultAccessError as exc:
+        raise SecretsInputError(str(exc)) from None
+    if not settings.token and not (settings.role_id and settings.secret_id):
+        raise SecretsInputError(f"Vault at {settings.addr}: no credentials: set VAULT_TOKEN, "
+                                "or VAULT_ROLE_ID and VAULT_SECRET_ID")
+    return settings
 
 
 def _vault(addr: str | None, mount: str | None, insecure: bool, config: dict[str, str]) -> Vault:
-    from infra.secrets.vault import Vault, VaultSettings
+    from infra.secrets.vault import Vault
 
-    settings = VaultSettings.from_env(
-        addr=addr or config.get("vaultAddr") or None,
-        mount=mount or config.get("vaultMount") or None,
-        allow_insecure_http=insecure,
-    )
-    return Vault(settings)
+    settings = vault_settings(addr or config.get("vaultAddr") or None,
+                              mount or config.get("vaultMount") or None, insecure)
+    return Vault(settings)  # logs in: from here on a VaultAccessError means exit 3
+
+
+def exit_code(exc: SecretsError) -> int:
+    """The contract's exit code for a secrets error (see the module docstring)."""
+    if isinstance(exc, SecretsInputError | PlanError | InsecureAddressError):
+        return INPUT_ERROR
+    if isinstance(exc, VaultAccessError):
+        return UNAVAILABLE
+    if isinstance(exc, RotationConflict):
+        return CHECK_FAILED
+    return exc.exit_code  # WeakSecretsError and the rest: 1, a check failed
 
 
 def _run(fn: Callable[[], T]) -> T:
-    """One clear line on stderr and the error's exit code; never a traceback with locals."""
+    """One clear line on stderr and the contract's exit code; never a traceback with locals."""
     try:
         return fn()
     except SecretsError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(exit_code(exc)) from None
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(INPUT_ERROR) from None
+
+
+def _max_versions(value: int | None) -> None:
+    from infra.secrets.bootstrap import validate_max_versions
+
+    if value is not None:
+        validate_max_versions(value)  # ValueError: exit 2, before Vault is contacted
 
 
 @app.command("bootstrap")
@@ -127,6 +175,7 @@ def bootstrap_cmd(
         validate_stack(stack)
         config, root = _stack_config(stack)
         specs = _specs(catalog, config, root)
+        _max_versions(max_versions)
         vault = _vault(addr, mount, allow_insecure_http, config)
         report = bootstrap(vault, stack, specs, max_versions=max_versions,
                            create_mount=create_mount)
@@ -206,6 +255,7 @@ def rotate_cmd(
         config, root = _stack_config(stack)
         specs = _specs(catalog, config, root)
         spec = parse_label(specs, target)
+        _max_versions(max_versions)
         vault = _vault(addr, mount, allow_insecure_http, config)
         result = rotate(vault, stack, spec, specs=specs, expected_version=expect_version,
                         max_versions=max_versions)

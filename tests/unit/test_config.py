@@ -79,7 +79,7 @@ def test_missing_stack_file(tmp_path):
 
 def test_invalid_yaml(tmp_path):
     _project(tmp_path, "config: [unclosed\n")
-    with pytest.raises(ValidationError, match=r"Pulumi\.t\.yaml: is not valid YAML at line"):
+    with pytest.raises(ValidationError, match=r"Pulumi\.t\.yaml: not valid YAML: .* \(line 2\)$"):
         config.stack_file_config("t", tmp_path)
 
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli.main import app
+from infra.outdir import OutputError
 from infra.render import INDEX, REDACTED, RESOURCES_DIR, _normalise, summary, write
 
 pytestmark = pytest.mark.unit
@@ -120,10 +121,15 @@ def test_unknown_stack_exits_2(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_write_refuses_a_directory_that_is_not_a_render(tmp_path, dev_recording):
+def test_write_leaves_other_files_alone_and_never_overwrites_them(tmp_path, dev_recording):
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError):
+    (tmp_path / INDEX).write_text("not a render")
+    with pytest.raises(OutputError, match=rf"{INDEX}: was not written by Rampart"):
         write(dev_recording, tmp_path)
+    assert (tmp_path / INDEX).read_text() == "not a render"
+    assert not (tmp_path / RESOURCES_DIR).exists(), "a refused write must change nothing"
+    write(dev_recording, tmp_path, force=True)
+    assert json.loads((tmp_path / INDEX).read_text())["stack"] == dev_recording.stack
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
