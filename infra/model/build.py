@@ -14,8 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from infra.model import defaults as d
+from infra.model import secret_scan
 from infra.model.errors import ValidationError
 from infra.model.images import Pin, image_from_pin, tag_problem
+from infra.model.kinds import admin_ui, data_store_reason
 from infra.model.quantities import QuantityError, format_memory, parse_cpu, parse_memory
 from infra.model.reader import Fields, show_key, type_name
 from infra.model.settings import (
@@ -48,9 +50,8 @@ ENV_NAME = r"[A-Za-z_][A-Za-z0-9_.]{0,127}"
 ABS_PATH = r"/(?:[A-Za-z0-9._@+-]+/?)*"
 URL_PATH = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
 USER = r"(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31})(?::(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31}))?"
-# Environment names that carry credentials: a literal value there is a secret in the catalog.
-SECRETISH = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PEPPER|PRIVATE_KEY|API_KEY|CREDENTIAL)",
-                       re.IGNORECASE)
+# uids wrap at 2^32 in the kernel's and runtimes' parsing: 4294967296 is uid 0 again
+UID_SPACE = 2**32
 # Linux capabilities a service may add back after `cap_drop: ALL` (SYS_ADMIN & co are
 # deliberately absent: they amount to root on the host).
 CAPABILITIES = frozenset({
@@ -58,8 +59,6 @@ CAPABILITIES = frozenset({
     "KILL", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
     "SYS_CHROOT", "SYS_NICE", "SYS_RESOURCE",
 })
-# Data stores and brokers: never on the edge network (DESIGN §2, issue 2 item 4).
-DATA_STORE_GROUPS = frozenset({Group.INFRA})
 SERVICE_KEYS_DOC = "docs/configuration.md#catalog"
 
 
@@ -127,11 +126,15 @@ def _read_service(
             service=shown, field="name",
         )
     f = Fields(data, file=catalog_file, service=name, what=f"service '{name}'")
+    # First, before any read could quote a value or key back: no literal secret anywhere.
+    _no_literal_secrets(f)
     f.only(SERVICE_KEYS)
     f.raw("description", None)
     group = Group(f.choice("group", tuple(g.value for g in Group)))
     exposure = Exposure(f.choice("exposure", tuple(e.value for e in Exposure), "internal"))
     image = _image(f, pins, settings, versions_file)
+    data_store = data_store_reason(group, image)
+    _exposure_fits_kind(f, exposure, image, data_store)
     port = f.int_("port", None, minimum=1, maximum=65535)
     stateful = f.bool_("stateful", False)
     dependencies = _dependencies(f)
@@ -140,21 +143,19 @@ def _read_service(
                       if cond is Condition.COMPLETED)
     if dep_fields is not None:
         dep_fields[name] = {dep: field for dep, (_, field) in dependencies.items()}
-    networks = _networks(f, group, exposure)
+    networks = _networks(f, exposure, data_store)
     health = _health(f, port, exposure)
     resources = _resources(f, settings.resources.get(name, {}), settings.source)
     security = _security(f)
     environment = _environment(f, settings.edge.domain)
     secrets = _secrets(f)
-    _no_secret_in_environment(f, environment, secrets)
+    _no_declared_secret_in_environment(f, environment, secrets)
     volumes = _volumes(f)
     metrics_path, metrics_port = _metrics(f, port)
     route = _route(f, exposure, settings.edge.domain)
     replicas = f.int_("replicas", 1, minimum=1, maximum=100)
     entrypoint = _entrypoint(f)
     command = f.str_list("command", (), unique=False)
-    for key, args in (("entrypoint", entrypoint), ("command", command)):
-        _no_secret_in_arguments(f, key, args)
     stop_grace = f.int_("stop_grace_s", d.STOP_GRACE_S, minimum=1, maximum=600)
     backup = f.str_("backup", None, pattern=DNS_1123_LABEL, hint="the name of a backup service")
     exempt = f.str_("backup_exempt", None)
@@ -255,6 +256,33 @@ def _check_one_shot(f: Fields, *, port: int | None, health: HealthCheck | None, 
         raise f.fail("replicas", f"{why}, one instance; remove `replicas`")
 
 
+def _no_literal_secrets(f: Fields) -> None:
+    """Every value that reaches a container, judged by the one detector (infra/secrets/
+    literals.py) on the raw mapping; the first finding is the error (never the value)."""
+    findings = secret_scan.service_findings(f.data)
+    if findings:
+        raise f.error(secret_scan.message(findings[0]), field=findings[0].where or None)
+
+
+def _exposure_fits_kind(f: Fields, exposure: Exposure, image: Image,
+                        data_store: str | None) -> None:
+    """Exposure follows from what the service is (infra/model/kinds.py), whatever the
+    `exposure`, `route` or `networks` fields say."""
+    if data_store is not None:
+        if exposure is not Exposure.INTERNAL:
+            raise f.fail("exposure", f"a data store is never `exposure: {exposure.value}` "
+                                     f"({data_store}): it stays internal, on the backend "
+                                     "network only; its clients reach it there")
+        if f.has("route"):
+            raise f.fail("route", f"a data store is never routed by the edge proxy "
+                                  f"({data_store}); remove the route")
+    if exposure is Exposure.ADMIN and admin_ui(image) is None:
+        raise f.fail("exposure", "`admin` exposure is only for the admin UIs the model knows "
+                                 "(the Traefik dashboard, Grafana, Prometheus, Alertmanager); "
+                                 f"this service runs '{image.repository}'; make it internal, "
+                                 "or public behind its own authentication")
+
+
 def _who(exposure: Exposure) -> str:
     """'a public service' / 'an admin service', for messages."""
     article = "an" if exposure.value[0] in "aeiou" else "a"
@@ -275,7 +303,7 @@ def _image(f: Fields, pins: Mapping[str, Pin], settings: Settings, versions_file
                           service=f.service)
 
 
-def _networks(f: Fields, group: Group, exposure: Exposure) -> tuple[Network, ...]:
+def _networks(f: Fields, exposure: Exposure, data_store: str | None) -> tuple[Network, ...]:
     routed = exposure in (Exposure.PUBLIC, Exposure.ADMIN)
     declared = f.str_list("networks", None)
     if declared is None:
@@ -290,7 +318,7 @@ def _networks(f: Fields, group: Group, exposure: Exposure) -> tuple[Network, ...
             raise f.fail(f"networks[{index}]", f"'{show_key(net)}' is not one of: "
                                                f"{', '.join(valid)}")
     networks = tuple(Network(n) for n in valid if n in declared)  # canonical order
-    if group in DATA_STORE_GROUPS and Network.EDGE in networks:
+    if data_store is not None and Network.EDGE in networks:
         raise f.fail("networks", "data stores and brokers stay on the backend network only")
     if routed and Network.EDGE not in networks:
         raise f.fail("networks", f"{_who(exposure)} is routed by the edge proxy and must "
@@ -399,10 +427,11 @@ def _security(f: Fields) -> Security:
             raise f.fail(f"cap_add[{index}]", f"'{show_key(cap)}' is not a capability a "
                                               "service may add (allowed: "
                                               f"{', '.join(sorted(CAPABILITIES))})")
+    if _is_root(f.raw("user", None)):
+        raise f.fail("user", "runs as root (uid 0, however it is spelled); name the image's "
+                             "unprivileged user (uid[:gid]) or leave `user` out to keep the "
+                             "image default")
     user = f.str_("user", None, pattern=USER, hint="uid[:gid] or a user name")
-    if user is not None and user.split(":")[0] in ("0", "root"):
-        raise f.fail("user", "runs as root; name the image's unprivileged user or leave "
-                             "`user` out to keep the image default")
     paths = tuple(dict.fromkeys((*d.DEFAULT_TMPFS, *(p.rstrip("/") or p for p in writable))))
     return Security(
         read_only_root=writable_root is None,
@@ -412,6 +441,24 @@ def _security(f: Fields) -> Security:
         no_new_privileges=True,
         user=user,
     )
+
+
+def _is_root(user: Any) -> bool:
+    """True when `user` resolves to uid 0: the name `root` or any numeric spelling of 0
+    (`0`, `00`, `+0`, ` 0 `, int 0, `4294967296`), with or without a group. The group is
+    not judged: gid 0 grants no privilege by itself (files group-owned by root stay as
+    writable as their mode says), and the official Elasticsearch and Grafana images run as
+    `<uid>:0` by design."""
+    if isinstance(user, bool):
+        return False
+    if isinstance(user, int):
+        return user % UID_SPACE == 0
+    if not isinstance(user, str):
+        return False
+    uid = user.strip().split(":", 1)[0].strip()
+    if uid.lower() == "root":
+        return True
+    return bool(re.fullmatch(r"[+-]?[0-9]+", uid)) and int(uid) % UID_SPACE == 0
 
 
 def _environment(f: Fields, domain: str) -> tuple[tuple[str, str], ...]:
@@ -473,20 +520,17 @@ def _secrets(f: Fields) -> tuple[SecretRef, ...]:
     return tuple(refs)
 
 
-def _no_secret_in_environment(f: Fields, environment: tuple[tuple[str, str], ...],
-                              secrets: tuple[SecretRef, ...]) -> None:
+def _no_declared_secret_in_environment(f: Fields, environment: tuple[tuple[str, str], ...],
+                                       secrets: tuple[SecretRef, ...]) -> None:
+    """A secret listed under `secrets` is delivered as a file; the same name as a variable
+    would be a second, literal copy. (Every other literal is judged by the detector in
+    `_no_literal_secrets`, before this.)"""
     names = {ref.name for ref in secrets}
-    for key, value in environment:
-        field = f"environment.{key}"
+    for key, _ in environment:
         if key in names:
-            raise f.fail(field, "secret declared with a literal value; it is listed under "
-                                "`secrets`, so it must not also be set here")
-        # *_FILE variables point at the mounted secret file, which is what we want
-        if SECRETISH.search(key) and not key.upper().endswith("_FILE") and value != "":
-            if value.startswith(d.SECRETS_DIR + "/"):
-                continue
-            raise f.fail(field, "secret declared with a literal value; declare it under "
-                                "`secrets` (by name) and read it from /run/secrets")
+            raise f.fail(f"environment.{key}", "secret declared with a literal value; it is "
+                                               "listed under `secrets`, so it must not also "
+                                               "be set here")
 
 
 def _entrypoint(f: Fields) -> tuple[str, ...]:
@@ -498,27 +542,6 @@ def _entrypoint(f: Fields) -> tuple[str, ...]:
         raise f.fail("entrypoint", "must not be empty; leave `entrypoint` out to keep the "
                                    "image's")
     return entrypoint
-
-
-# `NAME=value` inside a command line (a shell assignment or an env-style flag)
-_ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_.-])([A-Z_][A-Z0-9_]*)=(\S*)")
-
-
-def _no_secret_in_arguments(f: Fields, key: str, args: tuple[str, ...]) -> None:
-    """A secret-looking upper-case variable assigned in an entrypoint or command takes its
-    value from the environment or a file at run time (`"$(cat ...)"`, `$VAR`), never from
-    the catalog. Lower-case settings (`password_encryption=scram-sha-256`) are not judged."""
-    for index, arg in enumerate(args):
-        for match in _ASSIGNMENT.finditer(arg):
-            name, value = match.groups()
-            if not SECRETISH.search(name) or name.endswith("_FILE"):
-                continue
-            if value.lstrip("\"'").startswith("$") or value.startswith(d.SECRETS_DIR + "/"):
-                continue
-            # Never echo the value: it may be the real secret.
-            raise f.fail(f"{key}[{index}]", f"secret declared with a literal value ({name}=...); "
-                                            "declare it under `secrets` and read the file at "
-                                            "start")
 
 
 def _volumes(f: Fields) -> tuple[Volume, ...]:

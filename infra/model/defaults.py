@@ -59,6 +59,13 @@ HSTS_SECONDS = 365 * 24 * 3600
 MIN_TLS_VERSION = "VersionTLS12"
 # Admin routers answer only to private and loopback sources unless a stack widens this.
 ADMIN_ALLOWLIST = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1/32")
+# How much of the address space an admin allowlist may open (issue 12): no single network
+# wider than a /8 (a stack may only narrow this), and the union of the networks at most 1/16
+# of an address family (sixteen /8s; the default list above is 0.4 % of IPv4). A stack may set
+# a share up to 1/2, never all of it.
+ADMIN_ALLOWLIST_MIN_PREFIX = 8
+ADMIN_ALLOWLIST_MAX_SHARE = 1 / 16
+ADMIN_ALLOWLIST_MAX_SHARE_BOUND = 0.5
 DEV_DOMAIN = "erp.localhost"
 ACME_CA_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_CA_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"

@@ -10,9 +10,10 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from infra.model import defaults as d
+from infra.model import secret_scan
 from infra.model.errors import ValidationError
 from infra.model.quantities import QuantityError, parse_cpu, parse_memory
 from infra.model.reader import Fields, show_key
@@ -22,12 +23,13 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOSTNAME = rf"(?=.{{1,253}}$)(?:{_LABEL}\.)+{_LABEL}"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _ORIGIN = re.compile(r"https?://(?P<host>[a-z0-9.-]+)(?::[0-9]{1,5})?")
+_LOOPBACK_NAME = re.compile(r"localhost|(?:[a-z0-9-]+\.)+localhost")
 # Every key of the `rampart:` namespace the model reads (docs/configuration.md lists each).
 SETTINGS_KEYS = frozenset({
     "target", "environment", "catalog", "requireDigests", "domain", "tls", "acmeEmail",
     "acmeCaServer", "acmeChallenge", "minTlsVersion", "rateLimit", "loginRateLimit",
-    "ipStrategyDepth", "corsOrigins", "adminAllowlist", "inflightRequests", "hstsSeconds",
-    "resources",
+    "ipStrategyDepth", "corsOrigins", "adminAllowlist", "adminAllowlistMinPrefix",
+    "adminAllowlistMaxShare", "inflightRequests", "hstsSeconds", "resources",
 })
 # Keys of the same namespace that other modules own and validate; the model lets them pass
 # (the stack file is one namespace, and unknown keys must still be refused somewhere).
@@ -35,6 +37,7 @@ FOREIGN_KEYS = {
     "alerts": "infra/observability/settings.py",
     "observability": "infra/observability/settings.py",
     "policyWaivers": "policies/settings.py",
+    "policyWaiverMaxDays": "policies/settings.py",
     "policyAllowedCapabilities": "policies/settings.py",
     "vaultAddr": "infra/secrets",
     "vaultMount": "infra/secrets",
@@ -63,6 +66,11 @@ class Settings:
 
 def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
     f = Fields({} if raw is None else raw, file=source, what="the rampart settings")
+    # Before any read could quote a value or key back (a URL with a password, a token).
+    findings = secret_scan.settings_findings(f.data, skip=set(FOREIGN_KEYS))
+    if findings:
+        raise f.error(f"{secret_scan.message(findings[0])}; secrets come only from Vault, "
+                      "never from the stack file", field=findings[0].where or None)
     f.only(SETTINGS_KEYS | frozenset(FOREIGN_KEYS))
     for key in FOREIGN_KEYS:
         f.seen.add(key)
@@ -111,7 +119,7 @@ def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
         login.done()
 
     depth = f.int_("ipStrategyDepth", 0, minimum=0, maximum=16)
-    cors = _cors(f, domain)
+    cors = _cors(f, domain, https_only=prod)
     allowlist = _allowlist(f)
     inflight = f.int_("inflightRequests", d.INFLIGHT_REQUESTS, minimum=1)
     hsts = f.int_("hstsSeconds", d.HSTS_SECONDS, minimum=0)
@@ -132,8 +140,12 @@ def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
                     resources=resources, catalog=catalog, target=target, source=source)
 
 
-def _cors(f: Fields, domain: str) -> tuple[str, ...]:
-    # Default: the ERP web front end on app.<domain>; never a wildcard.
+def _cors(f: Fields, domain: str, *, https_only: bool) -> tuple[str, ...]:
+    """Default: the ERP web front end on app.<domain>; never a wildcard. A prod stack serves
+    only HTTPS (ACME certificates, a year of HSTS), so its origins are https:// too: a page
+    loaded over plain HTTP could be rewritten in transit and call the API as the user. Other
+    stacks may name a plain-HTTP origin on the loopback names only (`localhost`,
+    `*.localhost`: a front end's dev server)."""
     origins = f.str_list("corsOrigins", (f"https://app.{domain}",))
     for index, origin in enumerate(origins):
         where = f"corsOrigins[{index}]"
@@ -143,11 +155,44 @@ def _cors(f: Fields, domain: str) -> tuple[str, ...]:
         if not match or not re.fullmatch(HOSTNAME + "|localhost", match["host"]):
             raise f.fail(where, f"'{show_key(origin)}' is not an origin (scheme://host[:port], "
                                 "no path)")
+        if origin.startswith("http://"):
+            if https_only:
+                raise f.fail(where, f"'{show_key(origin)}' is plain HTTP; a prod stack requires "
+                                    "TLS, so every origin is https://")
+            if not _LOOPBACK_NAME.fullmatch(match["host"]):
+                raise f.fail(where, f"'{show_key(origin)}' is plain HTTP; only loopback origins "
+                                    "(localhost, *.localhost) may be http://, others are "
+                                    "https://")
     return tuple(origins)
 
 
+# IPv4 addresses as IPv4-mapped IPv6 (::ffff:a.b.c.d): Traefik (Go's net.IPNet) matches IPv4
+# clients against these, so ::ffff:0:0/96 is all of IPv4.
+_V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+def _family_share(networks: list[_Net], bits: int) -> float:
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(networks)) / 2**bits
+
+
 def _allowlist(f: Fields) -> tuple[str, ...]:
+    """Each network at least a /`adminAllowlistMinPrefix` (default /8), and the union of the
+    networks at most `adminAllowlistMaxShare` of each address family (default 1/16, i.e.
+    sixteen /8s), never all of it: `[0.0.0.0/1, 128.0.0.0/1]` is `0.0.0.0/0` in two
+    pieces. IPv4-mapped IPv6 networks count as the IPv4 networks they match."""
     cidrs = f.str_list("adminAllowlist", d.ADMIN_ALLOWLIST)
+    min_prefix = f.int_("adminAllowlistMinPrefix", d.ADMIN_ALLOWLIST_MIN_PREFIX,
+                        minimum=d.ADMIN_ALLOWLIST_MIN_PREFIX, maximum=32)
+    max_share = f.number("adminAllowlistMaxShare", d.ADMIN_ALLOWLIST_MAX_SHARE, minimum=0)
+    if not 0 < max_share <= d.ADMIN_ALLOWLIST_MAX_SHARE_BOUND:
+        raise f.fail("adminAllowlistMaxShare", "must be above 0 and at most "
+                                               f"{d.ADMIN_ALLOWLIST_MAX_SHARE_BOUND:g} (a "
+                                               "share of each address family)")
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
     for index, cidr in enumerate(cidrs):
         where = f"adminAllowlist[{index}]"
         try:
@@ -155,8 +200,34 @@ def _allowlist(f: Fields) -> tuple[str, ...]:
         except ValueError:
             raise f.fail(where, f"'{show_key(cidr)}' is not a CIDR such as 10.0.0.0/8") from None
         if network.prefixlen == 0:
-            raise f.fail(where, f"'{cidr}' allows every address; admin routes need a real "
+            raise f.fail(where, f"'{cidr}' allows every address; admin routers need a real "
                                 "allowlist")
+        if isinstance(network, ipaddress.IPv6Network) and network.overlaps(_V4_MAPPED):
+            if network.prefixlen < _V4_MAPPED.prefixlen:
+                raise f.fail(where, f"'{cidr}' contains ::ffff:0:0/96, which matches every "
+                                    "IPv4 client")
+            mapped = ipaddress.IPv4Network(
+                (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+            if mapped.prefixlen < min_prefix:
+                raise f.fail(where, f"'{cidr}' is the IPv4 network {mapped} (IPv4-mapped); "
+                                    f"no admin network may be wider than a /{min_prefix}")
+            v4.append(mapped)
+            continue
+        if network.prefixlen < min_prefix:
+            raise f.fail(where, f"'{cidr}' is wider than a /{min_prefix}; list the networks "
+                                "admins really come from")
+        if isinstance(network, ipaddress.IPv4Network):
+            v4.append(network)
+        else:
+            v6.append(network)
+    for family, share in (("IPv4", _family_share(v4, 32)), ("IPv6", _family_share(v6, 128))):
+        if share >= 1:
+            raise f.fail("adminAllowlist", f"together the networks cover all of {family}; "
+                                           "admin routers need a real allowlist")
+        if share > max_share:
+            raise f.fail("adminAllowlist", f"together the networks cover {share:.2%} of "
+                                           f"{family}, more than the {max_share:.2%} "
+                                           "adminAllowlistMaxShare allows")
     return tuple(cidrs)
 
 

@@ -31,6 +31,10 @@ DIGEST = "sha256:" + "cd" * 32
 BASE_VERSIONS: dict[str, Any] = {"images": {
     "good": {"repository": "docker.io/library/postgres", "tag": "16.9", "digest": DIGEST},
     "nodigest": {"repository": "registry.example/erp/app", "tag": "1.2.3"},
+    # routed services run an app image: a data store image is never public (issue 12)
+    "web": {"repository": "registry.example/erp/gateway", "tag": "1.2.3", "digest": DIGEST},
+    # and only the admin UIs the model knows are `exposure: admin`
+    "ui": {"repository": "docker.io/grafana/grafana", "tag": "12.1.0", "digest": DIGEST},
 }}
 BASE_CATALOG: dict[str, Any] = {"platform": "erp", "services": {
     "db": {"group": "infra", "image": "good", "port": 5432, "stateful": True,
@@ -40,7 +44,7 @@ BASE_CATALOG: dict[str, Any] = {"platform": "erp", "services": {
     "api": {"group": "core", "image": "nodigest", "port": 3001, "depends_on": ["db"],
             "secrets": {"DB_PASSWORD": {"from": "db"}},
             "health": {"ready": "/health/ready"}, "metrics": {"path": "/metrics"}},
-    "gw": {"group": "edge", "image": "good", "port": 4000, "exposure": "public",
+    "gw": {"group": "edge", "image": "web", "port": 4000, "exposure": "public",
            "depends_on": ["api"], "route": {"host": "api.{domain}"},
            "health": {"ready": "/ready"}},
 }}
@@ -192,7 +196,8 @@ def platforms(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], dict[str
             "group": draw(st.sampled_from(["core", "business", "edge", "platform"]
                                           if exposure != "internal" else
                                           ["infra", "core", "platform"])),
-            "image": pick(draw, clean, ["good", "nodigest"], ["floating", "missing"]),
+            "image": pick(draw, clean, {"public": ["web", "nodigest"], "admin": ["ui"]}.get(
+                exposure, ["good", "nodigest"]), ["floating", "missing"]),
             "exposure": exposure,
             "depends_on": draw(st.lists(st.sampled_from(earlier if clean else [*NAMES, "zz"]),
                                         max_size=2, unique=True)) if earlier or not clean

@@ -185,9 +185,12 @@ def test_metrics_port_collision(tmp_path: Path) -> None:
 
 def test_same_port_on_different_networks_is_fine(tmp_path: Path) -> None:
     def mutate(c: dict[str, Any], v: dict[str, Any]) -> None:
-        # `edge-only` shares no network with db, so 5432 is free there
+        # `edge-only` shares no network with db, so 5432 is free there (an admin UI: only
+        # those may be `exposure: admin`)
+        v["images"]["grafana"] = {"repository": "docker.io/grafana/grafana", "tag": "12.1.0",
+                                  "digest": DIGEST}
         c["services"]["edge-only"] = {
-            "group": "platform", "image": "app", "port": 5432, "exposure": "admin",
+            "group": "platform", "image": "grafana", "port": 5432, "exposure": "admin",
             "networks": ["edge"], "route": {"host": "x.{domain}"},
             "health": {"ready": "/ready"},
         }
