@@ -35,6 +35,7 @@ if _ROOT not in sys.path:
 
 from policies import registry  # noqa: E402
 from policies.core import UNKNOWN, Level, Plain, Resource, Rule, service_name  # noqa: E402
+from policies.meta.waivers import VALID_NAME  # noqa: E402
 from policies.pack import Outcome, build_policies  # noqa: E402
 from policies.settings import StackSettings, Waiver, from_config_values, waiver_lines  # noqa: E402
 
@@ -147,6 +148,8 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
 EDGE_STACK_KEYS = {
     "traefik-cors-not-wildcard": "corsOrigins",
     "traefik-tls-minimum": "minTlsVersion",
+    "traefik-cors-origins-https": "corsOrigins",
+    "traefik-allowlist-bounded": "adminAllowlist",
 }
 
 
@@ -265,10 +268,12 @@ class Locator:
     def locate(self, outcome: Outcome, service: str | None) -> Location:
         f = outcome.finding
         if f.field and f.field.startswith("waiver:"):
-            waiver = self.waivers.get(f.field.removeprefix("waiver:"))
+            wid = f.field.removeprefix("waiver:")
+            waiver = self.waivers.get(wid)
             if waiver is not None and waiver.line:
                 return Location(self.rel(self.stack_file), waiver.line)
-            return self.stack_line("policyWaivers")
+            # A stack setting about waivers (rampart:policyWaiverMaxDays) is its own line.
+            return self.stack_key_line(wid) or self.stack_line("policyWaivers")
         if outcome.status == "waiver-expired" and outcome.waiver and outcome.waiver.line:
             # The finding is back because the waiver expired: the stack file is what changed.
             return Location(self.rel(self.stack_file), outcome.waiver.line)
@@ -353,20 +358,37 @@ class Report:
     def exit_code(self) -> int:
         return 0 if self.passed else 1
 
+    def _waiver_problems(self) -> dict[str, list[str]]:
+        """Problems only the pack could see (an unknown rule, a finding that is never
+        waivable), from the policy-waivers-valid findings and the refused waivers."""
+        found: dict[str, list[str]] = {}
+        for item in self.items:
+            o = item.outcome
+            if o.rule.name == VALID_NAME and (o.finding.field or "").startswith("waiver:"):
+                wid = (o.finding.field or "").removeprefix("waiver:")
+                found.setdefault(wid, []).append(
+                    o.finding.message.removeprefix(f"waiver {wid} is invalid: "))
+            elif o.status == "waiver-refused" and o.waiver is not None:
+                found.setdefault(o.waiver.id, []).append(
+                    f"cannot waive {item.resource}: {o.refusal}")
+        return found
+
     def waiver_rows(self) -> list[dict[str, Any]]:
         rows = []
-        for w in self.settings.waivers:
-            if not w.valid:
+        seen = self._waiver_problems()
+        for w in self.settings.judged:
+            problems = list(w.problems) or seen.get(w.id, [])
+            if problems:
                 status = "invalid"
             elif w.expired(self.settings.today):
                 status = "expired"
             else:
                 status = "active"
             rows.append({
-                "id": w.id, "rule": w.rule, "resource": w.resource, "reason": w.reason,
-                "expires": w.expires.isoformat() if w.expires else None, "status": status,
-                "matched": w.id in self.used_waivers, "line": w.line,
-                "problems": list(w.problems),
+                "id": w.id, "rule": w.rule, "resource": w.resource, "subject": w.subject,
+                "reason": w.reason, "expires": w.expires.isoformat() if w.expires else None,
+                "status": status, "matched": w.id in self.used_waivers, "line": w.line,
+                "problems": problems,
             })
         return rows
 
@@ -472,9 +494,9 @@ def to_text(report: Report) -> str:
         out.append("waivers:")
         for row in rows:
             unused = "" if row["matched"] else ", unused"
-            out.append(f"  {row['id']}: {row['rule']} on {row['resource']} until "
-                       f"{row['expires']} ({row['status']}{unused})"
-                       f" - {row['reason'] or '; '.join(row['problems'])}")
+            out.append(f"  {row['id']}: {row['rule']} on {row['resource']} about "
+                       f"{row['subject']} until {row['expires']} ({row['status']}{unused})"
+                       f" - {'; '.join(row['problems']) or row['reason']}")
     else:
         out.append("waivers: none")
     verdict = "PASSED" if report.passed else "FAILED"
@@ -489,6 +511,7 @@ def _item_json(item: Item) -> dict[str, Any]:
         "rule": item.rule.name, "level": item.level, "severity": item.rule.severity.value,
         "status": item.outcome.status, "message": item.outcome.message,
         "resource": item.resource, "urn": item.urn, "service": item.service,
+        "subject": item.outcome.finding.subject,
         "location": {"file": item.location.file, "line": item.location.line},
         "remediation": item.rule.remediation, "doc": item.rule.url,
         "waiver": w.id if w else None,
@@ -549,6 +572,11 @@ def to_sarif(report: Report) -> str:
                            **({"service": item.service} if item.service else {})},
         }
         w = item.outcome.waiver
+        # What a waiver for this finding must name, and the waiver that names it.
+        if item.outcome.finding.subject:
+            result["properties"]["subject"] = item.outcome.finding.subject
+        if w is not None:
+            result["properties"]["waiver"] = w.id
         if item.outcome.status == "waived" and w is not None:
             # A waiver is an accepted, external suppression: the result stays visible.
             result["suppressions"] = [{"kind": "external", "status": "accepted",
@@ -592,8 +620,10 @@ def to_markdown(report: Report) -> str:
     def table(items: Sequence[Item]) -> list[str]:
         rows = ["| Rule | Resource | Finding | Where |", "|---|---|---|---|"]
         for i in items:
+            w = i.outcome.waiver
+            waived = f" (waiver `{_md(w.id)}`)" if w and i.outcome.status == "waived" else ""
             rows.append(f"| [`{i.rule.name}`]({i.rule.url}) | `{_md(i.resource)}` | "
-                        f"{_md(i.outcome.message)} | `{_where(i)}` |")
+                        f"{_md(i.outcome.message)}{waived} | `{_where(i)}` |")
         return rows
 
     if report.mandatory:
@@ -611,13 +641,13 @@ def to_markdown(report: Report) -> str:
     rows = report.waiver_rows()
     out += ["#### Waivers", ""]
     if rows:
-        out += ["| Waiver | Rule | Resource | Expires | Status | Reason |",
-                "|---|---|---|---|---|---|"]
+        out += ["| Waiver | Rule | Resource | Subject | Expires | Status | Reason |",
+                "|---|---|---|---|---|---|---|"]
         for row in rows:
             status = row["status"] + ("" if row["matched"] else " (unused)")
             out.append(f"| `{_md(row['id'])}` | `{row['rule']}` | `{_md(row['resource'])}` | "
-                       f"{row['expires']} | {status} | "
-                       f"{_md(row['reason'] or '; '.join(row['problems']))} |")
+                       f"`{_md(row['subject'])}` | {row['expires']} | {status} | "
+                       f"{_md('; '.join(row['problems']) or row['reason'])} |")
     else:
         out.append("None.")
     out.append("")

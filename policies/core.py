@@ -95,6 +95,10 @@ class Finding:
     urn: str | None = None
     service: str | None = None
     field: str | None = None
+    # What in the resource the finding is about (a host path, a port, a capability, an env
+    # key; a field name when nothing narrower exists). A waiver names it: a finding without
+    # one can never be waived (policies/settings.py, docs/policies.md#waivers).
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,11 @@ class Context:
         {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "NET_BIND_SERVICE"}
     )
     edge_proxies: frozenset[str] = frozenset({"traefik"})
+    # IP allowlists (traefik-allowlist-bounded): the shortest prefix one entry may have, and
+    # the share of an address family the union of the entries must stay below (1 = anything
+    # short of the whole family).
+    allowlist_min_prefix: int = 8
+    allowlist_max_share: float = 1.0
     # Waivers and the date they are judged on: only the waiver rules read these; every other
     # rule is waived by the pack wiring, never by itself.
     waivers: tuple[Any, ...] = ()
@@ -160,6 +169,32 @@ K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 K8S_PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 K8S_WORKLOADS = frozenset({K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET})
+
+# Every kind that carries a pod template, whatever its API version (`apps/v1beta2`,
+# `extensions/v1beta1`) and including server-side-apply patches (`DeploymentPatch`): each can
+# start a privileged pod, so the isolation rules judge them all. Jobs run to completion.
+_K8S_TOKEN = re.compile(r"kubernetes:[^:]+:(?P<kind>[A-Za-z]+?)(?:Patch)?")
+POD_TEMPLATE_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"})
+BATCH_KINDS = frozenset({"Job", "CronJob"})
+
+
+def k8s_kind(resource_type: str) -> str | None:
+    """`kubernetes:apps/v1:DeploymentPatch` -> `Deployment`; None for other providers."""
+    m = _K8S_TOKEN.fullmatch(resource_type)
+    return m.group("kind") if m else None
+
+
+def pod_spec_path(resource_type: str) -> tuple[str, ...] | None:
+    """Where a Kubernetes resource keeps its pod spec; None when it has none."""
+    kind = k8s_kind(resource_type)
+    if kind == "Pod":
+        return ("spec",)
+    if kind in POD_TEMPLATE_KINDS:
+        return ("spec", "template", "spec")
+    if kind == "CronJob":
+        return ("spec", "jobTemplate", "spec", "template", "spec")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,19 +304,22 @@ def is_edge_proxy(resource_type: str, props: Mapping[str, Any], ctx: Context) ->
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if resource_type == K8S_POD:
-        spec = get(props, "spec")
-    elif resource_type in K8S_WORKLOADS:
-        spec = get(props, "spec", "template", "spec")
-    else:
+    path = pod_spec_path(resource_type)
+    if path is None:
         return None
+    spec = get(props, *path)
     return spec if isinstance(spec, Mapping) else {}
 
 
+def is_batch(resource_type: str) -> bool:
+    """A Kubernetes Job or CronJob: its pods exit by design (no probes, no restarts)."""
+    return k8s_kind(resource_type) in BATCH_KINDS
+
+
 def pod_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Regular and init containers (init containers run with the same privileges)."""
+    """Regular, init and ephemeral containers (all run with the pod's privileges)."""
     out: list[Mapping[str, Any]] = []
-    for key in ("initContainers", "containers"):
+    for key in ("initContainers", "containers", "ephemeralContainers"):
         out.extend(c for c in as_list(spec.get(key)) if isinstance(c, Mapping))
     return out
 

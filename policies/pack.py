@@ -2,7 +2,9 @@
 
 `build_policies` wraps every rule of `policies.registry` in a `ResourceValidationPolicy` or
 `StackValidationPolicy`. The wrapper converts the engine's property proxies to plain values,
-applies the stack's waivers and reports what is left. The same wrapped policies run under
+normalises them (`policies.normalise`: one canonical spelling per setting, so a rule never
+meets `privileged: "True"` or `NetworkMode: HOST`), applies the stack's waivers and reports
+what is left. The same wrapped policies run under
 `pulumi preview --policy-pack policies` and offline (`infra.policy_check` builds
 `ResourceValidationArgs`/`StackValidationArgs` itself); offline callers also pass an
 `observer`, which receives every outcome, waived ones included, for the reports.
@@ -19,9 +21,13 @@ from pulumi_policy.proxy import _is_unknown
 
 from policies import registry
 from policies.core import SECRET, UNKNOWN, Finding, Level, Plain, Resource, Rule, service_name
+from policies.meta.waivers import never_waivable
+from policies.normalise import normalise
 from policies.settings import StackSettings, Waiver, from_pulumi_config
 
-Status = Literal["violation", "waived", "waiver-expired"]
+# waiver-refused: a waiver names the finding, but the finding is never waivable
+# (policies/meta/waivers.py), so it stays a violation.
+Status = Literal["violation", "waived", "waiver-expired", "waiver-refused"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class Outcome:
     resource: Resource | None  # None for findings about the stack as a whole
     status: Status
     waiver: Waiver | None = None
+    refusal: str | None = None  # why the waiver cannot waive this finding (waiver-refused)
 
     @property
     def blocking(self) -> bool:
@@ -43,6 +50,8 @@ class Outcome:
         text = self.finding.message
         if self.status == "waiver-expired" and self.waiver is not None:
             text += f" (waiver {self.waiver.id} expired on {self.waiver.expires})"
+        elif self.status == "waiver-refused" and self.waiver is not None:
+            text += f" (waiver {self.waiver.id} does not apply: {self.refusal})"
         return text
 
 
@@ -78,7 +87,8 @@ def _proxy_target(value: Any) -> Any:
 
 
 def _keys(resource: Resource | None, finding: Finding) -> list[str]:
-    """What a waiver's `resource` may name: logical name, URN or catalog service."""
+    """What a waiver's `resource` may name: logical name, URN or catalog service. (The
+    finding's subject narrows the waiver to one finding of that resource.)"""
     keys = [finding.service or ""]
     if resource is not None:
         keys += [resource.name, resource.urn, service_name(resource.type, resource.props)]
@@ -94,9 +104,12 @@ def _judge(
     settings: StackSettings,
     observer: Observer | None,
 ) -> Outcome:
-    waiver = settings.waiver_for(rule.name, _keys(resource, finding))
+    waiver = settings.waiver_for(rule.name, _keys(resource, finding), finding.subject)
+    refusal = never_waivable(rule.name, finding.subject, resource) if waiver else None
     if waiver is None:
         outcome = Outcome(rule, finding, resource, "violation")
+    elif refusal is not None:
+        outcome = Outcome(rule, finding, resource, "waiver-refused", waiver, refusal)
     elif waiver.expired(settings.today):
         outcome = Outcome(rule, finding, resource, "waiver-expired", waiver)
     else:
@@ -114,7 +127,7 @@ def _resource_policy(
 
     def validate(args: pp.ResourceValidationArgs, report: pp.ReportViolation) -> None:
         settings = settings_for()
-        props = plain(args.props)
+        props = normalise(args.resource_type, plain(args.props))
         resource = Resource(args.resource_type, args.name, args.urn, props)
         for finding in check(args.resource_type, props, settings.context()):
             outcome = _judge(rule, resource, finding, settings, observer)
@@ -142,7 +155,8 @@ def _stack_policy(
     def validate(args: pp.StackValidationArgs, report: pp.ReportViolation) -> None:
         settings = settings_for()
         resources = [
-            Resource(r.resource_type, r.name, r.urn, plain(r.props)) for r in args.resources
+            Resource(r.resource_type, r.name, r.urn, normalise(r.resource_type, plain(r.props)))
+            for r in args.resources
         ]
         by_urn = {r.urn: r for r in resources}
         for finding in check(resources, settings.context()):

@@ -6,6 +6,7 @@ from policies.core import Rule
 from policies.images import image_digest, image_pinned
 from policies.isolation import (
     capabilities_dropped,
+    container_non_root,
     no_host_mounts,
     no_host_namespaces,
     no_new_privileges,
@@ -17,7 +18,7 @@ from policies.meta import waivers
 from policies.network import edge_only_ports
 from policies.operations import log_limits, restart_policy
 from policies.resources import health_checks, limits_set
-from policies.secrets import no_literal_secret_env
+from policies.secrets import no_literal_secret_args, no_literal_secret_env
 from policies.stack import (
     alerts_have_runbooks,
     backups_declared,
@@ -26,6 +27,8 @@ from policies.stack import (
     prometheus_scrapes,
 )
 from policies.traefik import (
+    allowlist_bounded,
+    cors_https,
     cors_not_wildcard,
     http_redirects,
     no_insecure_api,
@@ -44,15 +47,20 @@ RULES: tuple[Rule, ...] = (
     capabilities_dropped.RULE,
     no_new_privileges.RULE,
     run_as_non_root.RULE,
+    container_non_root.RULE,
+    container_non_root.ADVISORY_RULE,
     read_only_root.RULE,
     read_only_root.ADVISORY_RULE,
     no_literal_secret_env.RULE,
+    no_literal_secret_args.RULE,
     edge_only_ports.RULE,
     no_insecure_api.RULE,
     routers_hardened.RULE,
     http_redirects.RULE,
     tls_minimum.RULE,
     cors_not_wildcard.RULE,
+    cors_https.RULE,
+    allowlist_bounded.RULE,
     log_limits.RULE,
     restart_policy.RULE,
     backups_declared.RULE,

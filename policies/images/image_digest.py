@@ -13,14 +13,22 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     if not ctx.require_digests:
         return
     for where, field, value in image_refs(resource_type, props):
+        subject = _subject(where)
         if not isinstance(value, str):
             continue  # missing references are image-pinned's finding; unknown ones wait
         ref = parse(value)
         if ref.is_image_id or (ref.digest and DIGEST.fullmatch(ref.digest)):
             continue
         yield Finding(
-            f"{where} {value!r} is not pinned by digest (stack sets requireDigests)", field=field
+            f"{where} {value!r} is not pinned by digest (stack sets requireDigests)",
+            field=field,
+            subject=subject,
         )
+
+
+def _subject(where: str) -> str:
+    """`image`, or `<container>/image` for one container of a pod (the waiver subject)."""
+    return "image" if where == "image" else f"{where.removeprefix('container ')}/image"
 
 
 RULE = Rule(

@@ -6,28 +6,39 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policies.core import Context, Finding, Rule, Severity
-from policies.images.refs import EXACT_TAG, image_refs, parse
+from policies.images.refs import DIGEST, image_refs, is_exact_tag, parse
 
 
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     for where, field, value in image_refs(resource_type, props):
+        subject = _subject(where)
         if value is None or value == "":
-            yield Finding(f"{where} has no image reference", field=field)
+            yield Finding(f"{where} has no image reference", field=field, subject=subject)
             continue
         if not isinstance(value, str):
             continue  # unknown until the image resource exists: judged on that resource
         ref = parse(value)
-        if ref.digest:
+        if ref.is_image_id or (ref.digest and DIGEST.fullmatch(ref.digest)):
             continue  # a digest pins the content whatever the tag says
-        if ref.tag is None:
-            yield Finding(f"{where} {value!r} has no tag (Docker pulls `latest`)", field=field)
+        if ref.digest:
+            yield Finding(f"{where} {value!r} has a malformed digest (not sha256:<64 hex>), "
+                          "so it pins nothing", field=field, subject=subject)
+        elif ref.tag is None:
+            yield Finding(f"{where} {value!r} has no tag (Docker pulls `latest`)", field=field,
+                          subject=subject)
         elif ref.tag == "latest":
-            yield Finding(f"{where} {value!r} uses the `latest` tag", field=field)
-        elif not EXACT_TAG.search(ref.tag):
+            yield Finding(f"{where} {value!r} uses the `latest` tag", field=field, subject=subject)
+        elif not is_exact_tag(ref.tag):
             yield Finding(
                 f"{where} {value!r} uses the floating tag {ref.tag!r}, not an exact version",
                 field=field,
+                subject=subject,
             )
+
+
+def _subject(where: str) -> str:
+    """`image`, or `<container>/image` for one container of a pod (the waiver subject)."""
+    return "image" if where == "image" else f"{where.removeprefix('container ')}/image"
 
 
 RULE = Rule(

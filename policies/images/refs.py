@@ -9,8 +9,6 @@ from typing import Any
 
 from policies.core import (
     CONTAINER,
-    K8S_POD,
-    K8S_WORKLOADS,
     REMOTE_IMAGE,
     cname,
     get,
@@ -19,9 +17,16 @@ from policies.core import (
 )
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-# "Exact version": a dotted number (15.8-alpine, v2.11.3) or a release date (minio's
-# RELEASE.2024-08-03T04-33-23Z). A bare major ("16") or a word ("stable") floats.
-EXACT_TAG = re.compile(r"\d+\.\d+|\d{4}-\d{2}-\d{2}")
+# "Exact version": the tag *starts* with at least major.minor (16.4, 16.4-alpine3.20, v2.11.3,
+# 7.2.5) or is a release stamp (minio's RELEASE.2024-08-03T04-33-23Z). A tag that names only
+# a major or a major plus variant floats to every new release of it: `16`, `v2`, `16-alpine`
+# and `16-alpine3.20` (the 3.20 is the base image's version, not the image's), as do words
+# such as `latest` or `stable`.
+EXACT_TAG = re.compile(r"^v?\d+\.\d+|^(?:[A-Za-z]+[.-])?\d{4}-?\d{2}-?\d{2}")
+
+
+def is_exact_tag(tag: str) -> bool:
+    return bool(EXACT_TAG.search(tag))
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,6 @@ def image_refs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[s
         yield "image", "image", props.get("image")
     elif resource_type == REMOTE_IMAGE:
         yield "image", "image", props.get("name")
-    elif resource_type in K8S_WORKLOADS or resource_type == K8S_POD:
-        spec = pod_spec(resource_type, props) or {}
+    elif (spec := pod_spec(resource_type, props)) is not None:
         for c in pod_containers(spec):
             yield f"container {cname(c)}", "image", get(c, "image")

@@ -24,16 +24,19 @@ def _norm(caps: Any) -> set[str]:
     return {str(c).upper().removeprefix("CAP_") for c in as_list(caps)}
 
 
-def _judge(who: str, drops: Any, adds: Any, ctx: Context) -> Iterator[Finding]:
+def _judge(who: str, drops: Any, adds: Any, ctx: Context, drop_field: str,
+           prefix: str = "") -> Iterator[Finding]:
     if drops is UNKNOWN or adds is UNKNOWN:
         return
     if "ALL" not in _norm(drops):
-        yield Finding(f"{who} does not drop ALL capabilities", field="security")
-    extra = sorted(_norm(adds) - ctx.allowed_capabilities)
-    if extra:
+        yield Finding(f"{who} does not drop ALL capabilities", field="security",
+                      subject=prefix + drop_field)
+    # One finding per capability: a waiver names the one capability it accepts.
+    for cap in sorted(_norm(adds) - ctx.allowed_capabilities):
         yield Finding(
-            f"{who} adds capabilities outside the allowed list: {', '.join(extra)}",
+            f"{who} adds capabilities outside the allowed list: {cap}",
             field="security",
+            subject=prefix + cap,
         )
 
 
@@ -43,7 +46,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         if caps is UNKNOWN:
             return
         caps = caps if isinstance(caps, Mapping) else {}
-        yield from _judge("container", caps.get("drops"), caps.get("adds"), ctx)
+        yield from _judge("container", caps.get("drops"), caps.get("adds"), ctx,
+                          "capabilities.drops")
         return
     spec = pod_spec(resource_type, props)
     if spec is None:
@@ -52,7 +56,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         caps = get(c, "securityContext", "capabilities", default={})
         if not isinstance(caps, Mapping):
             caps = {}
-        yield from _judge(f"container {cname(c)}", caps.get("drop"), caps.get("add"), ctx)
+        yield from _judge(f"container {cname(c)}", caps.get("drop"), caps.get("add"), ctx,
+                          "capabilities.drop", f"{cname(c)}/")
 
 
 RULE = Rule(

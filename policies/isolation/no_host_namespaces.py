@@ -16,7 +16,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         for key, what in DOCKER_MODES.items():
             if props.get(key) == "host":
                 yield Finding(
-                    f"container shares the host {what} namespace ({key}: host)", field="security"
+                    f"container shares the host {what} namespace ({key}: host)", field="security",
+                    subject=key,
                 )
         return
     spec = pod_spec(resource_type, props)
@@ -24,7 +25,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         return
     for key, what in K8S_FLAGS.items():
         if spec.get(key) is True:
-            yield Finding(f"pod shares the host {what} namespace ({key}: true)", field="security")
+            yield Finding(f"pod shares the host {what} namespace ({key}: true)", field="security",
+                          subject=key)
 
 
 RULE = Rule(

@@ -28,7 +28,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         if opts is UNKNOWN:
             return
         if not ACCEPTED & {str(o).strip().lower() for o in as_list(opts)}:
-            yield Finding("container lacks securityOpts no-new-privileges:true", field="security")
+            yield Finding("container lacks securityOpts no-new-privileges:true", field="security",
+                          subject="securityOpts")
         return
     spec = pod_spec(resource_type, props)
     if spec is None:
@@ -38,6 +39,7 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
             yield Finding(
                 f"container {cname(c)} does not set allowPrivilegeEscalation: false",
                 field="security",
+                subject=f"{cname(c)}/allowPrivilegeEscalation",
             )
 
 

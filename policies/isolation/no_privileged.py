@@ -22,7 +22,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     if resource_type == CONTAINER:
         if props.get("privileged") is True:
             yield Finding(
-                "container runs privileged (all devices, all capabilities)", field="security"
+                "container runs privileged (all devices, all capabilities)", field="security",
+                subject="privileged",
             )
         return
     spec = pod_spec(resource_type, props)
@@ -30,7 +31,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         return
     for c in pod_containers(spec):
         if get(c, "securityContext", "privileged") is True:
-            yield Finding(f"container {cname(c)} runs privileged", field="security")
+            yield Finding(f"container {cname(c)} runs privileged", field="security",
+                          subject=f"{cname(c)}/privileged")
 
 
 RULE = Rule(

@@ -69,12 +69,20 @@ def _writable_roots(resource_type: str, props: Mapping[str, Any]) -> Iterator[tu
             yield f"container {cname(c)}", bool(mounts)
 
 
+def _subject(who: str) -> str:
+    """`readOnly` (Docker) or `<container>/readOnlyRootFilesystem` (Kubernetes)."""
+    if who == "container":
+        return "readOnly"
+    return f"{who.removeprefix('container ')}/readOnlyRootFilesystem"
+
+
 def check_mandatory(
     resource_type: str, props: Mapping[str, Any], ctx: Context
 ) -> Iterator[Finding]:
     for who, declares in _writable_roots(resource_type, props):
         if not declares:
-            yield Finding(f"{who} has a writable root filesystem", field="security")
+            yield Finding(f"{who} has a writable root filesystem", field="security",
+                          subject=_subject(who))
 
 
 def check_advisory(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
@@ -84,11 +92,12 @@ def check_advisory(resource_type: str, props: Mapping[str, Any], ctx: Context) -
         if declares and reason:
             # the catalog's own words, so the report says why this one is accepted
             yield Finding(f"{who} has a writable root filesystem (catalog writable_root: "
-                          f"{reason})", field="writable_root")
+                          f"{reason})", field="writable_root", subject=_subject(who))
         elif declares:
             yield Finding(
                 f"{who} has a writable root filesystem although it declares writable paths",
                 field="security",
+                subject=_subject(who),
             )
 
 

@@ -19,9 +19,11 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         non_root = get(c, "securityContext", "runAsNonRoot", default=pod_level)
         uid = get(c, "securityContext", "runAsUser", default=pod_uid)
         if uid == 0:
-            yield Finding(f"container {cname(c)} runs as UID 0", field="security")
+            yield Finding(f"container {cname(c)} runs as UID 0", field="security",
+                          subject=f"{cname(c)}/runAsUser")
         elif non_root is not True:
-            yield Finding(f"container {cname(c)} does not set runAsNonRoot: true", field="security")
+            yield Finding(f"container {cname(c)} does not set runAsNonRoot: true", field="security",
+                          subject=f"{cname(c)}/runAsNonRoot")
 
 
 RULE = Rule(

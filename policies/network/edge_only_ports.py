@@ -54,16 +54,18 @@ def _judge(who: str, internal: int | None, external: int | None, edge: bool) -> 
     data = DATA_PORTS.get(internal or -1) or DATA_PORTS.get(external or -1)
     shown = f"{external or internal}"
     if data:
-        yield Finding(f"{who} publishes the {data} port {shown}", field="port")
+        yield Finding(f"{who} publishes the {data} port {shown}", field="port", subject=shown)
     elif not edge:
-        yield Finding(f"{who} publishes port {shown} but is not the edge proxy", field="port")
+        yield Finding(f"{who} publishes port {shown} but is not the edge proxy", field="port",
+                      subject=shown)
 
 
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     edge = is_edge_proxy(resource_type, props, ctx)
     if resource_type == CONTAINER:
         if props.get("publishAllPorts") is True and not edge:
-            yield Finding("container publishes all exposed ports (publishAllPorts)", field="port")
+            yield Finding("container publishes all exposed ports (publishAllPorts)", field="port",
+                          subject="publishAllPorts")
         for p in as_list(props.get("ports")):
             if isinstance(p, Mapping):
                 yield from _judge(

@@ -21,7 +21,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     if driver in SHIPPING_DRIVERS:
         return
     if driver == "none":
-        yield Finding("container discards its logs (logDriver: none)", field="logs")
+        yield Finding("container discards its logs (logDriver: none)", field="logs",
+                      subject="logDriver")
         return
     if driver not in LOCAL_DRIVERS:
         # Unset means the daemon default: json-file with no limit.
@@ -29,12 +30,14 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
             f"container's log driver is {driver or 'unset (daemon default, unbounded)'}; "
             "set json-file or local with limits",
             field="logs",
+            subject="logDriver",
         )
         return
     opts = opts if isinstance(opts, Mapping) else {}
     for key in ("max-size", "max-file"):
         if not opts.get(key):
-            yield Finding(f"container's {driver} logs have no {key}", field="logs")
+            yield Finding(f"container's {driver} logs have no {key}", field="logs",
+                          subject=f"logOpts.{key}")
 
 
 RULE = Rule(

@@ -20,7 +20,7 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         return
     # pulumi-docker's default is "no": a crashed service stays down.
     shown = restart if restart else "unset (provider default: no)"
-    yield Finding(f"container's restart policy is {shown}", field="restart")
+    yield Finding(f"container's restart policy is {shown}", field="restart", subject="restart")
 
 
 RULE = Rule(

@@ -15,6 +15,7 @@ from policies.core import (
     app_containers,
     as_list,
     cname,
+    is_batch,
     is_one_shot,
     pod_spec,
 )
@@ -29,17 +30,20 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
             return
         tests = as_list(hc.get("tests")) if isinstance(hc, Mapping) else []
         if not tests:
-            yield Finding("container has no health check (`healthcheck.tests`)", field="health")
+            yield Finding("container has no health check (`healthcheck.tests`)", field="health",
+                          subject="healthcheck")
         elif tests[0] == "NONE":
-            yield Finding("container disables its image's health check (NONE)", field="health")
+            yield Finding("container disables its image's health check (NONE)", field="health",
+                          subject="healthcheck")
         return
     spec = pod_spec(resource_type, props)
-    if spec is None:
-        return
+    if spec is None or is_batch(resource_type):
+        return  # a Job's pods exit by design: nothing to probe
     for c in app_containers(spec):
         for probe in ("readinessProbe", "livenessProbe"):
             if not c.get(probe):
-                yield Finding(f"container {cname(c)} has no {probe}", field="health")
+                yield Finding(f"container {cname(c)} has no {probe}", field="health",
+                              subject=f"{cname(c)}/{probe}")
 
 
 RULE = Rule(

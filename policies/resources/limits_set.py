@@ -31,12 +31,14 @@ def _positive(value: Any) -> bool:
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     if resource_type == CONTAINER:
         if not _positive(props.get("memory")):
-            yield Finding("container has no memory limit (`memory`)", field="resources")
+            yield Finding("container has no memory limit (`memory`)", field="resources",
+                          subject="memory")
         if not (_positive(props.get("cpus")) or _positive(props.get("cpuQuota"))):
             hint = (
                 " (cpuShares is a relative weight, not a limit)" if props.get("cpuShares") else ""
             )
-            yield Finding(f"container has no CPU limit (`cpus`){hint}", field="resources")
+            yield Finding(f"container has no CPU limit (`cpus`){hint}", field="resources",
+                          subject="cpus")
         return
     spec = pod_spec(resource_type, props)
     if spec is None:
@@ -48,7 +50,8 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
                 continue
             if not isinstance(limits, Mapping) or not limits.get(key):
                 yield Finding(
-                    f"container {cname(c)} has no resources.limits.{key}", field="resources"
+                    f"container {cname(c)} has no resources.limits.{key}", field="resources",
+                    subject=f"{cname(c)}/limits.{key}",
                 )
 
 

@@ -1,20 +1,21 @@
-"""no-literal-secret-env: no secret-looking environment variable carries a literal value.
+"""no-literal-secret-env: no environment variable carries a literal secret.
 
 Secrets reach containers as files (`<NAME>_FILE=/run/secrets/...`) or as Pulumi secrets
 (recorded as `[secret]`); a plain value in `POSTGRES_PASSWORD=...` ends up in `docker
-inspect`, in the state file and in every render.
+inspect`, in the state file and in every render. Judged by the one detector the model uses
+too (`infra.secrets.literals`, through policies/secrets/scan.py): credential names in any
+spelling (`POSTGRES_PWD`, `smtpPass`), passwords in URL userinfo (`DATABASE_URL`), credential
+files outside /run/secrets, known default passwords and high-entropy values. A finding names
+the variable and the reason, never the value.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policies.core import (
     CONTAINER,
-    SECRET,
-    UNKNOWN,
     Context,
     Finding,
     Rule,
@@ -25,57 +26,39 @@ from policies.core import (
     pod_containers,
     pod_spec,
 )
+from policies.secrets import scan
 
-SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS($|_)|SECRET|TOKEN|PEPPER|CREDENTIAL|PRIVATE|"
-    r"API_?KEY|(^|_)KEYS?($|_)",
-    re.IGNORECASE,
-)
-# Names that contain a secret word but hold no secret: where the secret is, or what it is.
-NOT_SECRET_SUFFIX = re.compile(
-    r"_(FILE|PATH|PREFIX|NAME|ID|URL|URI|HOST|PORT|USER|USERNAME|ALGORITHM|TTL|EXPIRY|"
-    r"EXPIRES_IN|LENGTH|ROTATION_DAYS|ENABLED)$",
-    re.IGNORECASE,
-)
-SECRET_FILE_DIRS = ("/run/secrets/", "/var/run/secrets/")
+NAMES_A_CREDENTIAL = "names a credential"
 
 
-def looks_secret(name: str) -> bool:
-    return bool(SECRET_NAME.search(name)) and not NOT_SECRET_SUFFIX.search(name)
-
-
-def _literal(value: Any) -> bool:
-    if value is UNKNOWN or value in (SECRET, "", None):
-        return False
-    return not (isinstance(value, str) and value.startswith(SECRET_FILE_DIRS))
+def _message(name: str, reasons: list[str]) -> str:
+    # Never echo the value: the report would leak what the rule protects.
+    text = f"environment variable {name} has a literal value"
+    other = [r for r in reasons if r != NAMES_A_CREDENTIAL]
+    return f"{text} ({'; '.join(other)})" if other else text
 
 
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     if resource_type == CONTAINER:
-        for name, value in docker_envs(props):
-            if looks_secret(name) and _literal(value):
-                # Never echo the value: the report would leak what the rule protects.
-                yield Finding(f"environment variable {name} has a literal value", field="env")
+        for name, reasons in scan.env(docker_envs(props)):
+            yield Finding(_message(name, reasons), field="env", subject=name)
         return
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
     for c in pod_containers(spec):
-        for env in as_list(c.get("env")):
-            if not isinstance(env, Mapping):
-                continue
-            name = str(env.get("name", ""))
-            if looks_secret(name) and "valueFrom" not in env and _literal(env.get("value")):
-                yield Finding(
-                    f"container {cname(c)}: environment variable {name} has a literal value",
-                    field="env",
-                )
+        pairs = [(str(e.get("name", "")), e.get("value")) for e in as_list(c.get("env"))
+                 if isinstance(e, Mapping) and e.get("valueFrom") is None]
+        for name, reasons in scan.env(pairs):
+            yield Finding(f"container {cname(c)}: {_message(name, reasons)}", field="env",
+                          subject=f"{cname(c)}/{name}")
 
 
 RULE = Rule(
     name="no-literal-secret-env",
-    description="No secret-looking environment variable (PASSWORD, SECRET, TOKEN, KEY, "
-    "PEPPER, ...) carries a literal value.",
+    description="No environment variable carries a literal secret: a credential name "
+    "(PASSWORD, PWD, SECRET, TOKEN, KEY, PEPPER, ...) with a value, a password in a URL, a "
+    "known default password or a high-entropy value.",
     severity=Severity.CRITICAL,
     remediation="Declare the secret in the catalog's `secrets:`; it is read from Vault at "
     "deploy time and mounted as a file (`<NAME>_FILE`), or set from a Kubernetes Secret.",

@@ -58,6 +58,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 f"alert {rule['alert']} in {where} has no runbook_url annotation",
                 urn=res.urn,
                 field="alerts",
+                subject=str(rule["alert"]),
             )
 
 

@@ -23,6 +23,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=w.resource.urn,
                 service=w.service,
                 field="backup",
+                subject="backup",
             )
         elif backup not in deployed:
             yield Finding(
@@ -31,6 +32,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=w.resource.urn,
                 service=w.service,
                 field="backup",
+                subject="backup",
             )
 
 

@@ -51,6 +51,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 f"namespace {ns} has no default-deny ingress NetworkPolicy",
                 urn=urn,
                 field="network",
+                subject=ns,
             )
 
 

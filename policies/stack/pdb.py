@@ -47,6 +47,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=w.resource.urn,
                 service=w.service,
                 field="replicas",
+                subject="PodDisruptionBudget",
             )
 
 

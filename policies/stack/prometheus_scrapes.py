@@ -159,6 +159,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
             urn=prom.resource.urn if prom else None,
             service=prom.service if prom else None,
             field="metrics",
+            subject="prometheus.yml",
         )
         return
     for w in found:
@@ -172,6 +173,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=w.resource.urn,
                 service=w.service,
                 field="metrics",
+                subject="metrics",
             )
 
 

@@ -24,6 +24,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=mw.urn,
                 service="traefik",
                 field="edge",
+                subject=f"{mw.name}/accessControlAllowOriginList",
             )
         for rx in regexes:
             if rx in WILDCARD_REGEX:
@@ -32,6 +33,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                     urn=mw.urn,
                     service="traefik",
                     field="edge",
+                    subject=f"{mw.name}/accessControlAllowOriginListRegex",
                 )
 
 

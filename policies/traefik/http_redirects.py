@@ -42,6 +42,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
             urn=urn,
             service="traefik",
             field="edge",
+            subject="entryPoints",
         )
         return
     tls = view.tls_entrypoints()
@@ -65,6 +66,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=urn,
                 service="traefik",
                 field="edge",
+                subject=f"entryPoints.{name}",
             )
 
 

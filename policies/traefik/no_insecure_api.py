@@ -28,6 +28,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
             urn=view.static_urn or view.proxy_urn,
             service="traefik",
             field="edge",
+            subject="api.insecure",
         )
     for router in view.routers:
         if str(router.config.get("service", "")).lower() != "api@internal":
@@ -40,6 +41,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=router.urn,
                 service=router.service,
                 field="route",
+                subject=f"{router.name}/middlewares",
             )
 
 

@@ -22,6 +22,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
             urn=urn,
             service="traefik",
             field="edge",
+            subject="tls.options.default",
         )
     for name, options in view.tls_options.items():
         version = ci_get(options, "minVersion")
@@ -31,6 +32,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=urn,
                 service="traefik",
                 field="edge",
+                subject="tls.options.default.minVersion",
             )
         elif version is not None and version not in ACCEPTED:
             yield Finding(
@@ -38,6 +40,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                 urn=urn,
                 service="traefik",
                 field="edge",
+                subject=f"tls.options.{name}.minVersion",
             )
 
 

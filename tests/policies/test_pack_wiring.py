@@ -3,6 +3,7 @@ the engine's own property form (proxies, unknowns, secrets) and stack config."""
 
 from __future__ import annotations
 
+import datetime as dt
 import runpy
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from policies.settings import StackSettings
 
 pytestmark = pytest.mark.unit
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
+# Under the engine the pack judges waivers on today's date: at most a year ahead.
+SOON = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 
 
 def test_main_builds_the_rampart_pack_with_every_rule(monkeypatch):
@@ -90,7 +93,8 @@ def test_stack_config_reaches_the_pack_under_the_engine():
         runtime_config.set_all_config({
             "rampart:requireDigests": "true",
             "rampart:policyWaivers": '[{"rule": "image-digest-required", "resource": "c", '
-                                     '"reason": "r", "expires": "2999-01-01"}]',
+                                     '"subject": "image", "reason": "r", '
+                                     f'"expires": "{SOON}"}}]',
         }, [])
         (policy,) = build_policies(rules=[image_digest.RULE])  # engine settings provider
         found: list[str] = []
@@ -173,7 +177,8 @@ def test_analyzer_reads_the_stack_config_the_cli_passes(monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({
         "rampart:requireDigests": "true",
         "rampart:policyWaivers": json.dumps([{"rule": "image-pinned", "resource": "c",
-                                              "reason": "r", "expires": "2999-12-31"}]),
+                                              "subject": "image", "reason": "r",
+                                              "expires": SOON}]),
     }))
     try:
         analyzer = _PolicyAnalyzerServicer("rampart", "0.1.0", build_policies(),

@@ -76,11 +76,13 @@ config:
     - id: crm-writable-root
       rule: read-only-root-filesystem
       resource: crm
+      subject: readOnly
       reason: vendor image writes under /opt at start
       expires: 2027-02-28
     - id: billing-old
       rule: image-pinned
       resource: billing
+      subject: image
       reason: vendor has no tags
       expires: 2026-10-31
 """
@@ -90,7 +92,8 @@ def _container(service: str, image: str, **changes: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "name": f"erp-{service}", "image": image,
         "capabilities": {"drops": ["ALL"], "adds": []}, "privileged": False, "readOnly": True,
-        "securityOpts": ["no-new-privileges:true"], "memory": 1024, "cpus": "1",
+        "securityOpts": ["no-new-privileges:true"], "user": "1000:1000", "memory": 1024,
+        "cpus": "1",
         "healthcheck": {"tests": ["CMD", "true"]}, "logDriver": "json-file",
         "logOpts": {"max-size": "10m", "max-file": "3"}, "restart": "unless-stopped",
         "labels": [{"label": "rampart.service", "value": service}],
@@ -323,7 +326,8 @@ def test_cli_refuses_unknown_format_and_unrenderable_stack(monkeypatch):
 # a waiver that has expired fails this test until someone re-reads its reason and renews or
 # removes it. Exceptions live in the stack files (rampart:policyWaivers), never here.
 
-WAIVER_IDS = {"node-exporter-host-paths"}
+# One waiver per finding: node-exporter's three read-only host mounts.
+WAIVER_IDS = {"node-exporter-host-proc", "node-exporter-host-sys", "node-exporter-host-root"}
 
 
 def _sarif_points_into_the_repo(report: pc.Report) -> None:
@@ -446,6 +450,9 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
                                            lambda p: p.update(readOnly=False)),
     "no-literal-secret-env": ("erp-auth-container",
                               lambda p: p["envs"].append("JWT_SECRET=not-from-vault")),
+    "no-literal-secret-args": ("erp-redis-container", lambda p: p.update(
+        command=[*(p.get("command") or []), "--requirepass", "not-from-vault-Zq7"])),
+    "container-runs-as-non-root": ("erp-auth-container", lambda p: p.update(user="00:00")),
     "only-edge-publishes-ports": ("erp-auth-container",
                                   lambda p: p.update(ports=[{"internal": 3001,
                                                              "external": 3001}])),
@@ -466,6 +473,12 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
     "traefik-cors-not-wildcard": ("erp-traefik-container", lambda p: _edit_upload(
         p, "edge.yml", lambda d: d["http"]["middlewares"]["cors"]["headers"].update(
             accessControlAllowOriginList=["*"]))),
+    "traefik-cors-origins-https": ("erp-traefik-container", lambda p: _edit_upload(
+        p, "edge.yml", lambda d: d["http"]["middlewares"]["cors"]["headers"].update(
+            accessControlAllowOriginList=["http://app.erp.localhost"]))),
+    "traefik-allowlist-bounded": ("erp-traefik-container", lambda p: _edit_upload(
+        p, "edge.yml", lambda d: d["http"]["middlewares"]["admin-allowlist"]["ipAllowList"]
+        .update(sourceRange=["0.0.0.0/1", "128.0.0.0/1"]))),
     "prometheus-scrapes-every-service": ("erp-prometheus-container", lambda p: _edit_upload(
         p, "prometheus.yml", lambda d: _drop_scrape_job(d, "kafka-exporter"))),
     "alert-rules-have-runbook": ("erp-prometheus-container", lambda p: _edit_upload(
@@ -566,7 +579,7 @@ def test_config_invalid_waiver_fires_policy_waivers_valid(dev_recording, dev_bas
     resources, baseline = dev_baseline
     values = _with_waivers(stack_config.stack_file_config("dev", ROOT), {
         "id": "typo", "rule": "no-host-mount", "resource": "node-exporter",
-        "reason": "misspelt rule", "expires": "2027-01-31"})
+        "subject": "/etc", "reason": "misspelt rule", "expires": "2027-01-31"})
     report = _dev_report(resources, dev_recording, values=values)
     new = _findings(report) - _findings(baseline)
     assert {rule for rule, _, _ in new} == {"policy-waivers-valid"}, sorted(new)
@@ -584,10 +597,12 @@ def test_config_expired_waiver_brings_its_rule_back_at_the_waiver_line(dev_recor
     items = [i for i in report.mandatory if i.rule.name == "no-host-mounts"]
     assert {i.resource for i in items} == {"erp-node-exporter-container"}
     stack_lines = (ROOT / "Pulumi.dev.yaml").read_text().splitlines()
-    for item in items:
+    for item in items:  # each at the line of its own waiver
         assert item.outcome.status == "waiver-expired"
         assert item.location.file == "Pulumi.dev.yaml"
-        assert stack_lines[item.location.line - 1].strip() == "- id: node-exporter-host-paths"
+        assert item.outcome.waiver is not None
+        assert stack_lines[item.location.line - 1].strip() == f"- id: {item.outcome.waiver.id}"
+    assert {i.outcome.waiver.id for i in items if i.outcome.waiver} == WAIVER_IDS
     assert report.exit_code == 1
 
 
@@ -667,6 +682,8 @@ def test_a_catalog_change_fires_exactly_that_rule(dev_baseline, tmp_path, rule):
 # Rules no change to the dev stack can fire, and where each is tested instead.
 NOT_ON_THE_DEV_STACK = {
     "run-as-non-root": "Kubernetes only; tests/policies/isolation/test_run_as_non_root.py",
+    "root-init-confined": "advisory, already listing the shipped volume-init containers; "
+                          "tests/policies/isolation/test_container_non_root.py",
     "namespace-default-deny": "Kubernetes only; tests/policies/stack/test_default_deny.py",
     "replicated-workloads-have-pdb": "Kubernetes only; tests/policies/stack/test_pdb.py",
     "policy-waivers-in-force": "informational (lists waivers under `pulumi preview`); offline "

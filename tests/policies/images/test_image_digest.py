@@ -37,8 +37,9 @@ def test_missing_image_is_left_to_image_pinned(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="image")
     props = container(image="postgres:15.8")
-    waived = settings(waiver(RULE.name, "auth"), **STRICT)
+    waived = settings(w, **STRICT)
     assert harness.resource(RULE, props, stack=waived) == []
-    expired = settings(waiver(RULE.name, "auth", expires="2025-12-31"), **STRICT)
+    expired = settings(dict(w, expires="2025-12-31"), **STRICT)
     assert len(harness.resource(RULE, props, stack=expired)) == 1

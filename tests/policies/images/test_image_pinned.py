@@ -52,9 +52,9 @@ def test_missing_image_fails_and_unknown_waits(harness):
 
 def test_waiver_override(harness):
     props = container(image="postgres:latest")
-    active = settings(waiver(RULE.name, "erp-auth-container"))
+    active = settings(waiver(RULE.name, "erp-auth-container", subject="image"))
     assert harness.resource(RULE, props, stack=active) == []
     assert harness.outcomes[-1].status == "waived"
-    expired = settings(waiver(RULE.name, "auth", expires="2026-01-01"))
+    expired = settings(waiver(RULE.name, "auth", subject="image", expires="2026-01-01"))
     found = harness.resource(RULE, props, stack=expired)
     assert found and "expired on 2026-01-01" in found[0]

@@ -48,7 +48,8 @@ def test_config_override_allowed_capabilities(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="capabilities.drops")
     props = container(capabilities={"drops": [], "adds": []})
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
+    assert harness.resource(RULE, props, stack=settings(w)) == []
     assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-01")))) == 1
+        dict(w, expires="2026-11-01")))) == 1

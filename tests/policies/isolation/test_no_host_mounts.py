@@ -48,8 +48,10 @@ def test_edge_proxy_socket_needs_a_waiver(harness):
     props = container(mounts=[SOCKET_MOUNT], labels=[
         {"label": "rampart.service", "value": "traefik"}])
     assert len(harness.resource(RULE, props, name="erp-traefik-container")) == 1
-    waived = settings(waiver(RULE.name, "traefik", reason="Docker provider (read-only)"))
+    waived = settings(waiver(RULE.name, "traefik", subject="/var/run/docker.sock",
+                             reason="Docker provider (read-only)"))
     assert harness.resource(RULE, props, name="erp-traefik-container", stack=waived) == []
-    expired = settings(waiver(RULE.name, "traefik", expires="2026-06-30"))
+    expired = settings(waiver(RULE.name, "traefik", subject="/var/run/docker.sock",
+                             expires="2026-06-30"))
     found = harness.resource(RULE, props, name="erp-traefik-container", stack=expired)
     assert found and "expired on 2026-06-30" in found[0]

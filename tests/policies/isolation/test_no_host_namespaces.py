@@ -33,7 +33,12 @@ def test_kubernetes_host_network_fails(harness):
 
 
 def test_waiver_override(harness):
-    props = container(networkMode="host")
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
+    props = container(ipcMode="host")
+    waived = settings(waiver(RULE.name, "auth", subject="ipcMode"))
+    assert harness.resource(RULE, props, stack=waived) == []
     assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-01-01")))) == 1
+        waiver(RULE.name, "auth", subject="ipcMode", expires="2026-01-01")))) == 1
+    # Host network (and PID) for an application service is never waivable.
+    found = harness.resource(RULE, container(networkMode="host"), stack=settings(
+        waiver(RULE.name, "auth", subject="networkMode")))
+    assert len(found) == 1 and "does not apply" in found[0], found

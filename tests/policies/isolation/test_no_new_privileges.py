@@ -33,7 +33,8 @@ def test_kubernetes_needs_explicit_false(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="securityOpts")
     props = container(securityOpts=None)
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
+    assert harness.resource(RULE, props, stack=settings(w)) == []
     assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-22")))) == 1
+        dict(w, expires="2026-11-22")))) == 1

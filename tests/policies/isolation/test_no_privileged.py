@@ -32,8 +32,10 @@ def test_kubernetes_privileged_init_container_fails(harness):
         "container chown runs privileged"]
 
 
-def test_waiver_override(harness):
+def test_waiver_override_is_refused(harness):
+    # Privileged is never waivable (policies/meta/waivers.py): the finding stays mandatory.
     props = container(privileged=True)
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
-    assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-22")))) == 1
+    found = harness.resource(RULE, props, stack=settings(
+        waiver(RULE.name, "auth", subject="privileged")))
+    assert len(found) == 1 and "does not apply" in found[0], found
+    assert harness.outcomes[-1].status == "waiver-refused"

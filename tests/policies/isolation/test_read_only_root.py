@@ -52,9 +52,10 @@ def test_kubernetes(harness):
 
 def test_waiver_override(harness):
     props = container(readOnly=False, **BARE)
-    assert harness.resource(MANDATORY, props, stack=settings(waiver(MANDATORY.name, "auth"))) == []
+    waived = settings(waiver(MANDATORY.name, "auth", subject="readOnly"))
+    assert harness.resource(MANDATORY, props, stack=waived) == []
     assert len(harness.resource(MANDATORY, props, stack=settings(
-        waiver(MANDATORY.name, "auth", expires="2026-10-01")))) == 1
+        waiver(MANDATORY.name, "auth", subject="readOnly", expires="2026-10-01")))) == 1
 
 
 def test_a_secrets_volume_is_not_a_declared_writable_path(harness):

@@ -40,8 +40,9 @@ def test_docker_containers_are_not_judged(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="auth/runAsNonRoot")
     props = deployment(securityContext={"runAsNonRoot": False})
-    waived = settings(waiver(RULE.name, "auth"))
+    waived = settings(w)
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth", stack=waived) == []
-    expired = settings(waiver(RULE.name, "auth", expires="2026-11-22"))
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.resource(RULE, props, K8S_DEPLOYMENT, "auth", stack=expired)) == 1

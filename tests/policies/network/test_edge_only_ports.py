@@ -52,7 +52,8 @@ def test_kubernetes_node_ports_and_host_ports(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="3001")
     props = container(ports=[{"internal": 3001, "external": 3001}])
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
+    assert harness.resource(RULE, props, stack=settings(w)) == []
     assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-22")))) == 1
+        dict(w, expires="2026-11-22")))) == 1

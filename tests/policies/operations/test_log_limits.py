@@ -35,6 +35,10 @@ def test_missing_driver_means_unbounded_daemon_default(harness):
 
 def test_waiver_override(harness):
     props = container(logOpts=None)
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
-    assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-22")))) == 2
+    # One waiver per finding: max-size and max-file are two.
+    both = [waiver(RULE.name, "auth", subject=f"logOpts.{key}") for key in ("max-size",
+                                                                            "max-file")]
+    assert harness.resource(RULE, props, stack=settings(*both)) == []
+    assert len(harness.resource(RULE, props, stack=settings(both[0]))) == 1
+    assert len(harness.resource(RULE, props, stack=settings(*(
+        dict(w, expires="2026-11-22") for w in both)))) == 2

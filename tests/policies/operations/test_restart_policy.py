@@ -25,10 +25,11 @@ def test_missing_restart_is_the_provider_default_no(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="restart")
     props = container(restart="no")
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
+    assert harness.resource(RULE, props, stack=settings(w)) == []
     assert len(harness.resource(RULE, props, stack=settings(
-        waiver(RULE.name, "auth", expires="2026-11-22")))) == 1
+        dict(w, expires="2026-11-22")))) == 1
 
 
 def test_one_shot_containers_are_not_restarted(harness):

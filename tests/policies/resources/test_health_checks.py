@@ -38,9 +38,10 @@ def test_kubernetes_needs_both_probes(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="healthcheck")
     props = container(healthcheck=None)
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "auth"))) == []
-    expired = settings(waiver(RULE.name, "auth", expires="2020-01-01"))
+    assert harness.resource(RULE, props, stack=settings(w)) == []
+    expired = settings(dict(w, expires="2020-01-01"))
     assert "expired" in harness.resource(RULE, props, stack=expired)[0]
 
 

@@ -42,6 +42,8 @@ def test_kubernetes_limits(harness):
 
 def test_waiver_override(harness):
     props = container(memory=None)
-    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "erp-auth-*"))) == []
-    expired = settings(waiver(RULE.name, "erp-auth-*", expires="2026-11-22"))
+    assert harness.resource(RULE, props, stack=settings(waiver(RULE.name, "erp-auth-container",
+                                                                     subject="memory"))) == []
+    expired = settings(waiver(RULE.name, "erp-auth-container", subject="memory",
+                                expires="2026-11-22"))
     assert len(harness.resource(RULE, props, stack=expired)) == 1

@@ -55,6 +55,8 @@ def test_prometheus_rule_crd(harness):
 
 def test_waiver_override(harness):
     stack = [prometheus(rules_file(alert("Down")))]
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "erp-prometheus-*"))) == []
-    expired = settings(waiver(RULE.name, "erp-prometheus-*", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "erp-prometheus-container",
+                                                        subject="Down"))) == []
+    expired = settings(waiver(RULE.name, "erp-prometheus-container", subject="Down",
+                                expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

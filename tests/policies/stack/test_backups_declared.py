@@ -48,9 +48,10 @@ def test_missing_stateful_label_is_not_stateful_but_statefulsets_are(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "postgres", subject="backup")
     stack = [svc("postgres", stateful="true")]
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "postgres"))) == []
-    expired = settings(waiver(RULE.name, "postgres", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1
 
 

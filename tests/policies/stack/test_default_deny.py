@@ -44,6 +44,7 @@ def test_docker_stacks_are_not_judged(harness):
 
 
 def test_waiver_override(harness):
-    assert harness.stack(RULE, [NAMESPACE], settings(waiver(RULE.name, "erp"))) == []
-    expired = settings(waiver(RULE.name, "erp", expires="2026-11-22"))
+    w = waiver(RULE.name, "erp", subject="erp")
+    assert harness.stack(RULE, [NAMESPACE], settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, [NAMESPACE], expired)) == 1

@@ -38,7 +38,8 @@ def test_missing_replicas_means_one(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "auth", subject="PodDisruptionBudget")
     stack = [(K8S_DEPLOYMENT, "auth", DEPLOYMENT_PROPS)]
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "auth"))) == []
-    expired = settings(waiver(RULE.name, "auth", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

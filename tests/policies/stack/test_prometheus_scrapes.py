@@ -61,9 +61,10 @@ def test_kubernetes_annotation_or_service_monitor(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "kafka", subject="metrics")
     stack = [svc("auth"), svc("kafka"), prometheus(PROMETHEUS_YML)]
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "kafka"))) == []
-    expired = settings(waiver(RULE.name, "kafka", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1
 
 

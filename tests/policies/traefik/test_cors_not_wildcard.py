@@ -28,7 +28,8 @@ def test_missing_origin_list_allows_nothing(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "traefik", subject="cors/accessControlAllowOriginList")
     stack = edge_stack(None, changed(TRAEFIK_DYNAMIC, ORIGINS, ["*"]))
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "traefik"))) == []
-    expired = settings(waiver(RULE.name, "traefik", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

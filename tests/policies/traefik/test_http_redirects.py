@@ -42,6 +42,8 @@ def test_no_traefik_no_finding(harness):
 
 def test_waiver_override(harness):
     stack = edge_stack(changed(TRAEFIK_STATIC, "entryPoints.web.http", None))
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "erp-traefik-container"))) == []
-    expired = settings(waiver(RULE.name, "erp-traefik-container", expires="2026-11-22"))
+    waived = settings(waiver(RULE.name, "erp-traefik-container", subject="entryPoints.web"))
+    assert harness.stack(RULE, stack, waived) == []
+    expired = settings(waiver(RULE.name, "erp-traefik-container", subject="entryPoints.web",
+                             expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

@@ -38,7 +38,8 @@ def test_missing_api_section_is_secure_by_default(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "traefik", subject="api.insecure")
     stack = edge_stack(changed(TRAEFIK_STATIC, "api.insecure", True))
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "traefik"))) == []
-    expired = settings(waiver(RULE.name, "traefik", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

@@ -61,8 +61,9 @@ def test_label_routers_are_judged_with_provider_suffixes(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "api-gateway", subject="api-gateway/rateLimit")
     stack = edge_stack(None, changed(TRAEFIK_DYNAMIC, "http.routers.api-gateway.middlewares",
                                      ["security-headers"]))
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "api-gateway"))) == []
-    expired = settings(waiver(RULE.name, "api-gateway", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

@@ -31,8 +31,9 @@ def test_missing_min_version_or_options_fail(harness):
 
 
 def test_waiver_override(harness):
+    w = waiver(RULE.name, "traefik", subject="tls.options.default.minVersion")
     stack = edge_stack(None, changed(TRAEFIK_DYNAMIC, "tls.options.default.minVersion",
                                      "VersionTLS11"))
-    assert harness.stack(RULE, stack, settings(waiver(RULE.name, "traefik"))) == []
-    expired = settings(waiver(RULE.name, "traefik", expires="2026-11-22"))
+    assert harness.stack(RULE, stack, settings(w)) == []
+    expired = settings(dict(w, expires="2026-11-22"))
     assert len(harness.stack(RULE, stack, expired)) == 1

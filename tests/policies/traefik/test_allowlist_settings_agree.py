@@ -1,0 +1,34 @@
+"""The pack reads the admin-allowlist bounds from the same stack keys as the model, with the
+model's defaults: the gate and the program must judge one stack alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.model import defaults as model_defaults
+from policies.settings import from_config_values
+
+pytestmark = pytest.mark.unit
+
+
+def test_without_settings_the_pack_uses_the_models_defaults() -> None:
+    ctx = from_config_values({}).context()
+    assert ctx.allowlist_min_prefix == model_defaults.ADMIN_ALLOWLIST_MIN_PREFIX
+    assert ctx.allowlist_max_share == model_defaults.ADMIN_ALLOWLIST_MAX_SHARE
+
+
+def test_a_stack_that_narrows_the_bounds_narrows_them_for_the_pack_too() -> None:
+    ctx = from_config_values({"rampart:adminAllowlistMinPrefix": 16,
+                              "rampart:adminAllowlistMaxShare": 0.01}).context()
+    assert (ctx.allowlist_min_prefix, ctx.allowlist_max_share) == (16, 0.01)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("adminAllowlistMinPrefix", 4),      # wider than the model allows
+    ("adminAllowlistMaxShare", 0.9),     # above the model's bound
+    ("adminAllowlistMaxShare", "lots"),  # not a number
+])
+def test_a_value_the_model_refuses_never_loosens_the_pack(key: str, value: object) -> None:
+    ctx = from_config_values({f"rampart:{key}": value}).context()
+    assert ctx.allowlist_min_prefix == model_defaults.ADMIN_ALLOWLIST_MIN_PREFIX
+    assert ctx.allowlist_max_share == model_defaults.ADMIN_ALLOWLIST_MAX_SHARE
