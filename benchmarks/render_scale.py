@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/render_scale.py [--runs 3] [--sizes 50,100,250,500] [--json F]
 
-"Render" is what `rampart render --stack dev` does after start-up: read the stack, build the
-model, run `__main__.py` under the recording engine, write the output directory. Interpreter
-start-up and imports (about 0.5 s, paid once per command) are reported separately.
+"Render" is what `rampart render --stack dev --out NEW` does after start-up: read the stack,
+build the model, run `__main__.py` under the recording engine, write a new output directory
+(with its `.rampart-manifest.json`; every run gets a fresh one, so each timed write is the
+same work and never meets the guard against overwriting files). Interpreter start-up and
+imports (about 0.5 s, paid once per command) are reported separately.
 
 Synthetic catalogs are the ERP catalog plus copies of one business service (`crm`, same image,
 dependencies and secrets) until the catalog holds N services; each copy is a complete hardened
@@ -78,13 +80,14 @@ def synthetic_catalog(total: int, directory: Path) -> Path:
 
 
 def time_render(catalog: Path | None, out: Path, runs: int) -> dict[str, float]:
+    """Median figures of `runs` renders, run `i` written to the new directory `out/run-i`."""
     overrides = {"catalog": str(catalog)} if catalog else None
     record_s, total_s, cpu_s, resources = [], [], [], 0
-    for _ in range(runs):
+    for run in range(runs):
         started, cpu_started = time.perf_counter(), time.process_time()
         recording = record_stack("dev", ROOT, overrides=overrides)
         recorded = time.perf_counter()
-        write(recording, out)
+        write(recording, out / f"run-{run}")
         done, cpu_done = time.perf_counter(), time.process_time()
         record_s.append(recorded - started)
         total_s.append(done - started)

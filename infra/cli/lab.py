@@ -1,4 +1,10 @@
-"""`rampart lab up|down|status|ssh HOST`: the lab hosts lifecycle (docs/lab.md)."""
+"""`rampart lab up|down|status|ssh HOST`: the lab hosts lifecycle (docs/lab.md).
+
+Exit codes (DESIGN §5): 0 ok; 1 an operation or check failed; 2 usage or input error,
+nothing changed (unknown option or host name, a bad --subnet/--host/--name/--bridge or
+RAMPART_LAB, an unusable cache dir); 3 a lab host or the apt proxy is unavailable (not
+running, not ready, not listening).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ import typer
 
 # infra.lab and its config are light; the lifecycle (nspawn, netns, rootfs), the SSH helpers
 # and rich are imported by the commands that use them, not by every `rampart` invocation.
+from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE
 from infra.lab import LabConfig, LabError, default_lab
 from infra.lab.config import DEFAULT_RUN_BASE, make_lab
-from infra.lab.errors import LabInputError
+from infra.lab.errors import LabInputError, LabUnavailableError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,10 +37,23 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr)
 
 
-def _fail(exc: LabError) -> typer.Exit:
+def exit_code(exc: LabError) -> int:
+    """The contract's exit code for a lab error (see the module docstring)."""
+    if isinstance(exc, LabInputError):
+        return INPUT_ERROR
+    if isinstance(exc, LabUnavailableError):
+        return UNAVAILABLE
+    return CHECK_FAILED
+
+
+def _fail(exc: LabError, code: int | None = None) -> typer.Exit:
+    """Print the error on stderr and return the `typer.Exit` to raise: `code`, else the one
+    its class stands for."""
+    from rich.markup import escape
+
     err = _console(stderr=True)
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(2 if isinstance(exc, LabInputError) else 1)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(exit_code(exc) if code is None else code)
 
 
 def _lab(ctx: typer.Context) -> LabConfig:
@@ -76,10 +96,15 @@ def _describe_lab(
     host: list[str] | None,
     state_dir: Path | None,
 ) -> None:
+    from rich.markup import escape
+
     err = _console(stderr=True)
     custom = [opt for opt, val in (("--bridge", bridge), ("--subnet", subnet)) if val]
     if not (name or custom or host or state_dir) or (name == "rampart" and not custom and not host):
-        ctx.obj = default_lab()
+        try:
+            ctx.obj = default_lab()
+        except LabError as exc:  # a bad RAMPART_LAB
+            raise _fail(exc, INPUT_ERROR) from exc
         return
     missing = [
         opt
@@ -93,25 +118,29 @@ def _describe_lab(
     ]
     if missing:
         err.print(f"[bold red]error:[/] a lab other than the default needs {', '.join(missing)}")
-        raise typer.Exit(2)
+        raise typer.Exit(INPUT_ERROR)
     pairs = []
     for item in host or []:
         hname, sep, addr = item.partition("=")
         if not sep:
-            err.print(f"[bold red]error:[/] --host {item!r}: expected NAME=ADDRESS")
-            raise typer.Exit(2)
+            err.print(f"[bold red]error:[/] --host {escape(repr(item))}: expected NAME=ADDRESS",
+                      highlight=False)
+            raise typer.Exit(INPUT_ERROR)
         pairs.append((hname, addr))
     try:
         ctx.obj = make_lab(
             name, bridge, subnet, pairs, state_dir or DEFAULT_RUN_BASE / name / "state"
         )
-    except LabError as exc:
-        raise _fail(exc) from exc
+    except LabError as exc:  # a bad name, bridge, subnet or host address: the options'
+        raise _fail(exc, INPUT_ERROR) from exc
 
 
 @app.command()
 def up(ctx: typer.Context) -> None:
-    """Create or start every host (idempotent); builds the base rootfs once."""
+    """Create or start every host (idempotent); builds the base rootfs once.
+
+    Exit 2 for an unusable cache dir or lab option (nothing changed), 3 when a host or the
+    apt proxy does not come up, 1 for any other failure."""
     from infra.lab import lifecycle
 
     console = _console()
@@ -154,7 +183,7 @@ def down(ctx: typer.Context) -> None:
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Show bridge, proxy and hosts; exit 1 unless every part is up."""
+    """Show bridge, proxy and hosts; exit 3 unless every part is up."""
     from rich.table import Table
 
     from infra.lab import lifecycle
@@ -186,7 +215,7 @@ def status(ctx: typer.Context) -> None:
     console.print(f"apt proxy: {proxy_state}", highlight=False)
     console.print(f"base rootfs: {st.rootfs or '-'}", highlight=False)
     if not st.all_up:
-        raise typer.Exit(1)
+        raise typer.Exit(UNAVAILABLE)
 
 
 def ssh_(
@@ -196,18 +225,29 @@ def ssh_(
         list[str] | None, typer.Argument(help="Command to run (default: shell).")
     ] = None,
 ) -> None:
-    """SSH into a lab host as the admin user, with the lab key and pinned host keys."""
+    """SSH into a lab host as the admin user, with the lab key and pinned host keys.
+
+    Exit 2 for a host the lab does not have, 3 when the lab has no key yet or the host is not
+    running; otherwise ssh takes over and its exit code is the command's (the remote
+    command's, 255 when ssh itself fails)."""
     from infra.lab import ssh
 
     lab = _lab(ctx)
     try:
         spec = lab.host(host)
-    except LabError as exc:
-        raise _fail(exc) from exc
+    except LabError as exc:  # an unknown host name
+        raise _fail(exc, INPUT_ERROR) from exc
     if not lab.key_path.is_file() or not lab.known_hosts_path.is_file():
         raise _fail(
-            LabError(
+            LabUnavailableError(
                 f"lab {lab.name} has no key or known_hosts in {lab.state_dir}: run `rampart lab up`"
+            )
+        )
+    if not _running(lab, spec.name):
+        raise _fail(
+            LabUnavailableError(
+                f"lab {lab.name}: host {spec.name} ({spec.address}) is not running: run "
+                "`rampart lab up` (`rampart lab status` shows every host)"
             )
         )
     args = ssh.ssh_command(
@@ -215,6 +255,18 @@ def ssh_(
     )
     sys.stdout.flush()
     os.execvp(args[0], args)  # noqa: S606 - the shell session replaces this process
+
+
+def _running(lab: LabConfig, host: str) -> bool:
+    """Whether the lab's record has the host's systemd-nspawn alive (local files only: no
+    network, no namespaces). An unreadable record is no reason to refuse: ssh will tell."""
+    from infra.lab import state
+
+    try:
+        proc = state.load(lab.state_file).host(host).nspawn
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return proc is not None and proc.alive()
 
 
 app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

@@ -7,6 +7,8 @@ everything a lab owns so a second, separately named lab can live beside the defa
 """
 
 from infra.lab.config import HostSpec, LabConfig, default_lab
-from infra.lab.errors import LabError
+from infra.lab.errors import LabError, LabInputError, LabUnavailableError
 
-__all__ = ["HostSpec", "LabConfig", "LabError", "default_lab"]
+__all__ = [
+    "HostSpec", "LabConfig", "LabError", "LabInputError", "LabUnavailableError", "default_lab",
+]

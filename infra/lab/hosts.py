@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.lab import proxy, ssh, sysutil
 from infra.lab.config import ADMIN_USER, HostSpec, LabConfig
-from infra.lab.errors import LabError
+from infra.lab.errors import LabError, LabUnavailableError
 
 # systemd powers off on SIGRTMIN+4 (what `machinectl poweroff` sends to the container's init).
 SIGPOWEROFF = signal.SIGRTMIN + 4
@@ -183,7 +183,7 @@ def remove_cgroups(lab: LabConfig, host: HostSpec) -> None:
         try:
             sysutil.remove_cgroup(path)
         except OSError as exc:
-            raise LabError(
+            raise LabUnavailableError(
                 f"lab {lab.name}: host {host.name}: cgroup {path} cannot be removed "
                 f"({exc.strerror}); processes of the host are still running"
             ) from exc
@@ -227,7 +227,7 @@ def wait_ready(lab: LabConfig, host: HostSpec, proc: sysutil.Proc, deadline: flo
                 f"pinned one in {lab.known_hosts_path}"
             )
         time.sleep(0.5)
-    raise LabError(
+    raise LabUnavailableError(
         f"lab {lab.name}: host {host.name} ({host.address}) not ready after "
         f"{lab.boot_timeout:.0f}s: {last}; see {lab.host_dir(host) / 'nspawn.log'}"
     )

@@ -12,7 +12,7 @@ from ipaddress import IPv4Network, ip_interface
 from pathlib import Path
 
 from infra.lab.config import HostSpec, LabConfig
-from infra.lab.errors import LabError
+from infra.lab.errors import LabInputError
 from infra.lab.sysutil import run
 
 
@@ -48,7 +48,9 @@ def ensure_bridge(lab: LabConfig) -> None:
     clash = {i: a for i, a in addresses_in(lab.subnet).items() if i != lab.bridge}
     if clash:
         taken = ", ".join(f"{i} ({a})" for i, a in sorted(clash.items()))
-        raise LabError(f"{what}: subnet {lab.subnet} is already used on this machine by {taken}")
+        raise LabInputError(
+            f"{what}: subnet {lab.subnet} is already used on this machine by {taken}"
+        )
     if lab.bridge not in link_names():
         run(["ip", "link", "add", lab.bridge, "type", "bridge"], what)
     addrs = json.loads(run(["ip", "-json", "addr", "show", "dev", lab.bridge], what))

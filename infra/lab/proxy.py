@@ -17,7 +17,7 @@ from pathlib import Path
 
 from infra.lab import sysutil
 from infra.lab.config import LabConfig
-from infra.lab.errors import LabError
+from infra.lab.errors import LabError, LabUnavailableError
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY = "http://deb.debian.org/debian-security"
@@ -165,7 +165,7 @@ def start(lab: LabConfig, current: sysutil.Proc | None, mirrors: Mirrors) -> sys
             break
         time.sleep(0.1)
     sysutil.stop(proc, 15, 5, f"apt-cacher-ng of lab {lab.name}")
-    raise LabError(
+    raise LabUnavailableError(
         f"lab {lab.name}: apt-cacher-ng did not listen on {lab.gateway}:{lab.proxy_port}; "
         f"see {lab.proxy_dir / 'daemon.log'} and {lab.proxy_dir / 'log'}"
     )

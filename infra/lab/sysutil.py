@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.lab.errors import LabError
+from infra.lab.errors import LabError, LabInputError
 
 
 def run(cmd: list[str], what: str, check: bool = True, **kwargs: object) -> str:
@@ -44,7 +44,7 @@ def require_tools(tools: list[str]) -> None:
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise LabError("the lab needs root (bridges, network namespaces, systemd-nspawn)")
+        raise LabInputError("the lab needs root (bridges, network namespaces, systemd-nspawn)")
 
 
 def mounts_under(path: Path) -> list[str]:

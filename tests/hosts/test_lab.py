@@ -219,7 +219,7 @@ def test_down_leaves_nothing_and_spares_the_default_lab(
     cgroups = [d for h in test_lab.hosts for d in hosts.cgroup_dirs(test_lab, h) if d.exists()]
     assert not cgroups, f"cgroups left after down: {cgroups}"
     after = _cli("status")
-    assert after.returncode == 1, f"status after down should exit 1:\n{after.stdout}"
+    assert after.returncode == 3, f"status after down: exit 3 (hosts unavailable):\n{after.stdout}"
     assert "stopped" in after.stdout and "bridge: absent" in after.stdout, after.stdout
 
     for name, hs in default_before.hosts.items():

@@ -2,9 +2,10 @@
 the shipped catalog, its secrets read from Vault exactly as under `pulumi up`, run by
 `rampart render --vault` under the recording engine.
 
-- A stack whose Vault is down, sealed, forbids the token or has no such mount, or whose secrets
-  are missing or weak, is refused before the first resource: one line naming the address and
-  path (or the secret), exit 2, nothing written, no resource declared.
+- A stack whose Vault is down, sealed, forbids the token or has no such mount (exit 3), whose
+  secrets are missing or weak (exit 1), or that names no Vault address at all (exit 2) is
+  refused before the first resource: one line naming the address and path (or the secret),
+  nothing written, no resource declared.
 - Signing keys and the pepper are delivered as the current and the previous version.
 - The leak test: bootstrap, rotate, render (plain and --vault) and check, as subprocesses; no
   stored value (any version, the htpasswd plaintext) appears in any output, rendered file or the
@@ -28,6 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 import infra.render as render
+from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE
 from infra.cli.main import app
 from infra.model.types import Platform
 from infra.secrets.bootstrap import bootstrap
@@ -92,17 +94,19 @@ def render_vault(project: Path, stack: str, out: Path, env: dict[str, str],
                               env=clean)
 
 
-def assert_refused(result: Any, out: Path, recordings: list[render.Recording],
+def assert_refused(result: Any, out: Path, recordings: list[render.Recording], code: int,
                    *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line on stderr, got {lines}"
     for fragment in fragments:
         assert fragment in lines[0], f"{fragment!r} not in: {lines[0]}"
     assert "Traceback" not in result.output
     assert not out.exists(), "files were written for a stack that must not be deployed"
-    assert len(recordings) == 1 and len(recordings[0]) == 0, \
-        f"{len(recordings[0])} resources declared before the secrets were refused"
+    # Refused before the program runs (no recording at all) or before its first resource.
+    declared = sum(len(recording) for recording in recordings)
+    assert len(recordings) <= 1 and declared == 0, \
+        f"{declared} resources declared before the secrets were refused"
     return lines[0]
 
 
@@ -138,7 +142,7 @@ def test_missing_secrets_refuse_the_deploy(bao: Any, unique_stack: str, tmp_path
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out,
                           {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token}, monkeypatch)
-    assert_refused(result, out, recordings, "refusing to deploy",
+    assert_refused(result, out, recordings, CHECK_FAILED, "refusing to deploy",
                    "auth/JWT_SECRET (is missing", "postgres/POSTGRES_PASSWORD (is missing")
 
 
@@ -156,7 +160,8 @@ def test_weak_secret_refuses_the_deploy_naming_it(
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out,
                           {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token}, monkeypatch)
-    line = assert_refused(result, out, recordings, "refusing to deploy: 1 secret(s)",
+    line = assert_refused(result, out, recordings, CHECK_FAILED,
+                          "refusing to deploy: 1 secret(s)",
                           "minio/MINIO_ROOT_PASSWORD", "denylist")
     assert "minio123" not in result.output and "minio123" not in line
 
@@ -170,8 +175,8 @@ def test_vault_down_refuses_the_deploy(unique_stack: str, tmp_path: Path,
     project = make_project(tmp_path / "p", unique_stack, f"  rampart:vaultAddr: {addr}\n")
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {"VAULT_TOKEN": "t"}, monkeypatch)
-    assert_refused(result, out, recordings, f"Vault at {addr}", "auth/token/lookup-self",
-                   "cannot connect")
+    assert_refused(result, out, recordings, UNAVAILABLE, f"Vault at {addr}",
+                   "auth/token/lookup-self", "cannot connect")
 
 
 def test_sealed_vault_refuses_the_deploy(bao_private: Any, dev_platform: Platform,
@@ -185,7 +190,7 @@ def test_sealed_vault_refuses_the_deploy(bao_private: Any, dev_platform: Platfor
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {"VAULT_TOKEN": bao_private.root_token},
                           monkeypatch)
-    assert_refused(result, out, recordings, f"Vault at {bao_private.addr}",
+    assert_refused(result, out, recordings, UNAVAILABLE, f"Vault at {bao_private.addr}",
                    "auth/token/lookup-self", "sealed")
 
 
@@ -199,7 +204,7 @@ def test_forbidden_token_refuses_the_deploy(bao: Any, dev_platform: Platform,
     project = make_project(tmp_path / "p", unique_stack, f"  rampart:vaultAddr: {bao.addr}\n")
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {"VAULT_TOKEN": weak}, monkeypatch)
-    assert_refused(result, out, recordings, f"Vault at {bao.addr}",
+    assert_refused(result, out, recordings, UNAVAILABLE, f"Vault at {bao.addr}",
                    f"secret/data/{unique_stack}/", "permission denied (403)")
 
 
@@ -212,7 +217,7 @@ def test_wrong_mount_refuses_the_deploy(bao: Any, dev_platform: Platform, unique
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {"VAULT_TOKEN": bao.root_token},
                           monkeypatch)
-    assert_refused(result, out, recordings, f"Vault at {bao.addr}",
+    assert_refused(result, out, recordings, UNAVAILABLE, f"Vault at {bao.addr}",
                    f"nope/data/{unique_stack}/", "mount nope/ does not exist")
 
 
@@ -222,8 +227,32 @@ def test_stack_without_any_vault_address_is_refused(unique_stack: str, tmp_path:
     project = make_project(tmp_path / "p", unique_stack)
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {}, monkeypatch)
-    assert_refused(result, out, recordings, "no Vault address",
+    assert_refused(result, out, recordings, INPUT_ERROR, "no Vault address",
                    f"rampart:vaultAddr in Pulumi.{unique_stack}.yaml")
+
+
+def test_unknown_stack_is_refused_before_vault(bao: Any, unique_stack: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               recordings: list[render.Recording]) -> None:
+    project = make_project(tmp_path / "p", unique_stack)
+    out = tmp_path / "out"
+    result = render_vault(project, f"{unique_stack}x", out,
+                          {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token}, monkeypatch)
+    assert_refused(result, out, recordings, INPUT_ERROR,
+                   f"Pulumi.{unique_stack}x.yaml: no such stack file")
+    assert recordings == [], "the program ran for a stack without its file"
+
+
+def test_stack_without_vault_credentials_is_refused(bao: Any, unique_stack: str,
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    recordings: list[render.Recording]) -> None:
+    project = make_project(tmp_path / "p", unique_stack, f"  rampart:vaultAddr: {bao.addr}\n")
+    out = tmp_path / "out"
+    result = render_vault(project, unique_stack, out, {}, monkeypatch)
+    assert_refused(result, out, recordings, INPUT_ERROR, f"Vault at {bao.addr}",
+                   "no credentials")
+    assert recordings == [], "the program ran without Vault credentials"
 
 
 # --- rotation: current and previous delivered ----------------------------------------------

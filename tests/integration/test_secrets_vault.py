@@ -1,7 +1,9 @@
 """The secrets lifecycle against a real OpenBao dev server (see conftest.py).
 
 Every test works in its own stack (`unique_stack`), so tests share one server safely.
-The CLI runs in-process with the test platform injected in place of the catalog.
+The CLI runs in-process with the test platform injected in place of the catalog, from a
+project directory of the test's own that holds `Pulumi.<stack>.yaml` for the stack it names
+(the CLI refuses a stack without its file before contacting Vault).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import hvac
@@ -40,6 +43,26 @@ pytestmark = pytest.mark.integration
 
 VAULT_VARS = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_CACERT",
               "VAULT_NAMESPACE", "VAULT_SKIP_VERIFY", "RAMPART_VAULT_MOUNT")
+ROOT = Path(__file__).resolve().parents[2]
+# A stack as the secrets commands read it: no `rampart:catalog` (the shipped catalog, or the
+# injected test platform) and no `rampart:vaultAddr` (VAULT_ADDR from the environment).
+STACK_FILE = "config:\n  rampart:target: docker\n  rampart:environment: dev\n"
+
+
+def make_project(directory: Path, *stacks: str) -> Path:
+    """A project directory (the CLI finds it as the working directory: it holds Pulumi.yaml)
+    with `Pulumi.<stack>.yaml` for each of `stacks`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Pulumi.yaml").write_bytes((ROOT / "Pulumi.yaml").read_bytes())
+    for name in stacks:
+        add_stack(directory, name)
+    return directory
+
+
+def add_stack(project: Path, name: str) -> None:
+    stack_file = project / f"Pulumi.{name}.yaml"
+    if not stack_file.exists():
+        stack_file.write_text(STACK_FILE, encoding="utf-8")
 
 
 def admin(server: Any, **kw: Any) -> Vault:
@@ -88,13 +111,20 @@ def stack(bao: Any, platform: Platform, unique_stack: str) -> Stack:
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, platform: Platform) -> Callable[..., Any]:
-    """Invoke `rampart secrets ...` in-process with the test platform and a clean env."""
+def run_cli(monkeypatch: pytest.MonkeyPatch, platform: Platform,
+            tmp_path: Path) -> Callable[..., Any]:
+    """Invoke `rampart secrets ...` in-process with the test platform and a clean env, in a
+    project directory of this test's own. The stack named by `--stack` gets its stack file
+    first, as in a real project, unless `stack_file=False` (a typo'd or unknown stack)."""
     specs = secret_specs(platform)
     monkeypatch.setattr(cli, "_specs", lambda *a, **k: specs)
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
     runner = CliRunner()
 
-    def run(args: list[str], env: dict[str, str]) -> Any:
+    def run(args: list[str], env: dict[str, str], *, stack_file: bool = True) -> Any:
+        if stack_file:
+            add_stack(project, args[args.index("--stack") + 1])
         clean: dict[str, str | None] = dict.fromkeys(VAULT_VARS)
         clean.update(env)
         return runner.invoke(cli.app, args, env=clean, catch_exceptions=False)
@@ -439,44 +469,71 @@ def test_cli_over_tls_with_cacert(bao_tls: Any, unique_stack: str,
     assert run_cli(["check", "--stack", unique_stack], env).exit_code == 0
 
 
-def test_vault_down_exit_2_names_address(run_cli: Callable[..., Any]) -> None:
+def test_vault_down_exit_3_names_address(run_cli: Callable[..., Any]) -> None:
     with socket.socket() as sock:  # a port nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     addr = f"http://127.0.0.1:{port}"
     result = run_cli(["check", "--stack", "dev"], {"VAULT_ADDR": addr, "VAULT_TOKEN": "t"})
-    assert result.exit_code == 2
+    assert result.exit_code == 3, result.output
     assert addr in result.stderr and "cannot connect" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_sealed_vault_exit_2(bao_private: Any, unique_stack: str,
+def test_sealed_vault_exit_3(bao_private: Any, unique_stack: str,
                              run_cli: Callable[..., Any]) -> None:
     env = root_env(bao_private)
     assert run_cli(["bootstrap", "--stack", unique_stack], env).exit_code == 0
     hvac.Client(url=bao_private.addr, token=bao_private.root_token).sys.seal()
     result = run_cli(["check", "--stack", unique_stack], env)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert bao_private.addr in result.stderr and "sealed" in result.stderr
 
 
-def test_forbidden_token_exit_2_names_path(bao: Any, stack: Stack,
+def test_forbidden_token_exit_3_names_path(bao: Any, stack: Stack,
                                            run_cli: Callable[..., Any]) -> None:
     root = hvac.Client(url=bao.addr, token=bao.root_token)
     weak_token = root.auth.token.create(policies=["default"], ttl="5m")["auth"]["client_token"]
     result = run_cli(["check", "--stack", stack.name],
                      {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": weak_token})
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "permission denied (403)" in result.stderr
     assert f"secret/data/{stack.name}/" in result.stderr
 
 
-def test_wrong_mount_exit_2(bao: Any, stack: Stack, run_cli: Callable[..., Any]) -> None:
+def test_wrong_mount_exit_3(bao: Any, stack: Stack, run_cli: Callable[..., Any]) -> None:
     result = run_cli(["check", "--stack", stack.name, "--mount", "nope"], root_env(bao))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "mount nope/ does not exist" in result.stderr
     boot = run_cli(["bootstrap", "--stack", stack.name, "--mount", "nope"], root_env(bao))
-    assert boot.exit_code == 2 and "--create-mount" in boot.stderr
+    assert boot.exit_code == 3, boot.output
+    assert "--create-mount" in boot.stderr
+
+
+@pytest.mark.parametrize("command", [["bootstrap"], ["check"], ["rotate", "auth/JWT_SECRET"]])
+def test_unknown_stack_exit_2_before_vault(bao: Any, unique_stack: str, platform: Platform,
+                                          run_cli: Callable[..., Any],
+                                          command: list[str]) -> None:
+    """A typo'd stack (no Pulumi.<stack>.yaml) is refused, never given secrets of its own."""
+    result = run_cli([*command, "--stack", unique_stack], root_env(bao), stack_file=False)
+    assert result.exit_code == 2, result.output
+    assert f"Pulumi.{unique_stack}.yaml: no such stack file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    vault = admin(bao)
+    assert all(vault.metadata(spec.path(unique_stack)) is None
+               for spec in secret_specs(platform)), "secrets written for an unknown stack"
+    roles = vault.client.auth.approle.list_roles()["data"]["keys"]
+    assert policy_name(unique_stack, "auth") not in roles
+
+
+def test_no_credentials_exit_2_before_vault(run_cli: Callable[..., Any]) -> None:
+    with socket.socket() as sock:  # nothing listens: a contact would be "cannot connect", 3
+        sock.bind(("127.0.0.1", 0))
+        addr = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = run_cli(["check", "--stack", "dev"], {"VAULT_ADDR": addr})
+    assert result.exit_code == 2, result.output
+    assert "no credentials" in result.stderr and addr in result.stderr
+    assert "cannot connect" not in result.stderr
 
 
 def test_bootstrap_can_create_a_kv2_mount(bao: Any, unique_stack: str,
@@ -582,32 +639,36 @@ def test_incomplete_tls_set_is_not_patched_by_bootstrap(bao: Any, stack: Stack,
 # --- end to end with the real catalog, in a subprocess: the leak test -----------------------
 
 
-def _cli(server: Any, *args: str, env: dict[str, str] | None = None) -> Any:
+def _cli(server: Any, project: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     import subprocess
     import sys
 
     return subprocess.run(
         [sys.executable, "-c", "from infra.cli.secrets import app; app()", *args],
-        capture_output=True, text=True, env=env or server.env(), timeout=300, check=False)
+        capture_output=True, text=True, env=env or server.env(), cwd=project, timeout=300,
+        check=False)
 
 
-def test_real_catalog_lifecycle_leaks_no_value(bao: Any, unique_stack: str) -> None:
+def test_real_catalog_lifecycle_leaks_no_value(bao: Any, unique_stack: str,
+                                               tmp_path: Path) -> None:
     """bootstrap -> check -> rotate -> check -> weak plant -> check, with the shipped catalog:
     no stored value (any version, any htpasswd plaintext) in any output or the server log."""
     from infra.model import DEFAULT_CATALOG, build_platform
 
     specs = secret_specs(build_platform(DEFAULT_CATALOG))
-    runs = [_cli(bao, "bootstrap", "--stack", unique_stack),
-            _cli(bao, "check", "--stack", unique_stack),
-            _cli(bao, "rotate", "--stack", unique_stack, "auth/JWT_SECRET"),
-            _cli(bao, "rotate", "--stack", unique_stack, "traefik/TRAEFIK_DASHBOARD_HTPASSWD"),
-            _cli(bao, "check", "--stack", unique_stack)]
+    project = make_project(tmp_path / "project", unique_stack)
+    runs = [_cli(bao, project, "bootstrap", "--stack", unique_stack),
+            _cli(bao, project, "check", "--stack", unique_stack),
+            _cli(bao, project, "rotate", "--stack", unique_stack, "auth/JWT_SECRET"),
+            _cli(bao, project, "rotate", "--stack", unique_stack,
+                 "traefik/TRAEFIK_DASHBOARD_HTPASSWD"),
+            _cli(bao, project, "check", "--stack", unique_stack)]
     assert [r.returncode for r in runs] == [0, 0, 0, 0, 0], [r.stderr for r in runs]
     assert f"{len(specs)} created, 0 already present" in runs[0].stdout
     stack = Stack(unique_stack, admin(bao), specs)
     stack.plant("postgres/POSTGRES_PASSWORD", stack.vault.read(
         stack.path("redis/REDIS_PASSWORD")).value)  # type: ignore[union-attr]
-    runs.append(_cli(bao, "check", "--stack", unique_stack))
+    runs.append(_cli(bao, project, "check", "--stack", unique_stack))
     assert runs[-1].returncode == 1
     assert "FAIL postgres/POSTGRES_PASSWORD" in runs[-1].stdout
     values = stack.all_values()
