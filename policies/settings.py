@@ -38,13 +38,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from infra import stackfile
 from infra.model.defaults import (
     ADMIN_ALLOWLIST_MAX_SHARE,
     ADMIN_ALLOWLIST_MAX_SHARE_BOUND,
     ADMIN_ALLOWLIST_MIN_PREFIX,
 )
+from infra.model.errors import ValidationError
 from policies.core import Context
 
 NAMESPACE = "rampart"
@@ -220,7 +220,12 @@ def parse_waivers(raw: Any, lines: list[int | None] | None = None) -> tuple[Waiv
     if raw in (None, ""):
         return ()
     if isinstance(raw, str):
-        raw = yaml.safe_load(raw)
+        # Under the engine the list arrives as text (`pulumi config set`): the same strict
+        # reading as a stack file (no alias bombs, no duplicate keys).
+        try:
+            raw = _strict_yaml(raw, f"{NAMESPACE}:{WAIVERS_KEY}")
+        except ValidationError as exc:
+            return (_problem_entry(WAIVERS_KEY, str(exc)),)
     if not isinstance(raw, list):
         return (_problem_entry(WAIVERS_KEY, f"rampart:{WAIVERS_KEY} is not a list"),)
     out: list[Waiver] = []
@@ -289,7 +294,10 @@ def from_config_values(
 
     caps = val(CAPS_KEY)
     if isinstance(caps, str):
-        caps = yaml.safe_load(caps)
+        try:
+            caps = _strict_yaml(caps, f"{NAMESPACE}:{CAPS_KEY}")
+        except ValidationError:
+            caps = None  # the program refuses the stack (the model reads the same key)
     waivers = parse_waivers(val(WAIVERS_KEY), waiver_lines)
     max_days, problem = parse_max_days(val(MAX_DAYS_KEY))
     if problem:
@@ -342,22 +350,30 @@ def waiver_lines(text: str) -> list[int | None]:
     return out
 
 
+def _strict_yaml(text: str, shown: str) -> Any:
+    return stackfile.parse(text, shown)[0]
+
+
 def from_stack_file(
     path: Path, *, project_file: Path | None = None, today: dt.date | None = None
 ) -> StackSettings:
     """Offline: read `Pulumi.<stack>.yaml` (plus project-level defaults from `Pulumi.yaml`)."""
     values: dict[str, Any] = {}
     if project_file and project_file.exists():
-        project = yaml.safe_load(project_file.read_text()) or {}
+        project = _strict_yaml(
+            stackfile.read_text(project_file, str(project_file), "project file"), str(project_file)
+        ) or {}
         for key, spec in (project.get("config") or {}).items():
             # Project config entries are either plain values or {default|value: ...}.
             if isinstance(spec, Mapping):
                 spec = spec.get("value", spec.get("default"))
             if spec is not None and ":" in key:
                 values[key] = spec
-    text = path.read_text() if path.exists() else ""
-    data = yaml.safe_load(text) or {}
-    values.update(data.get("config") or {})
+    # The one strict reader (infra/stackfile.py): duplicate keys, alias bombs, bad bytes and
+    # wrong types are refused here as they are for the program.
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if path.exists():
+        values.update(stackfile.read_stack_config(path, str(path)))
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     return from_config_values(
         values, stack=stack, source=str(path), waiver_lines=waiver_lines(text), today=today
