@@ -14,10 +14,18 @@ chmod 0755 "$cache"
 export RAMPART_CACHE_DIR=$cache
 echo "with-fresh-cache: lab cache $RAMPART_CACHE_DIR (empty)"
 
+# Whether a lab still uses the cache: host roots mounted on its base rootfs, or a lab's apt
+# proxy keeping its packages there.
+in_use() {
+  grep -qF "$cache" /proc/self/mountinfo \
+    || grep -sqF "$cache" /var/lib/rampart/labs/*/apt-cacher-ng/conf/acng.conf
+}
+
 cleanup() {
   local status=$?
   # The hosts' roots are overlays on the base rootfs in the cache: down before removing it.
-  if [[ ! -x .venv/bin/rampart ]] || .venv/bin/rampart lab down; then
+  # A command that never brought a lab up on this cache leaves whatever lab runs alone.
+  if ! in_use || { [[ -x .venv/bin/rampart ]] && .venv/bin/rampart lab down; }; then
     rm -rf "$cache"
   else
     echo "with-fresh-cache: lab down failed; left $cache (hosts may still be mounted on it)" >&2
