@@ -195,6 +195,18 @@ def _conflict(rel: str, manifest: Manifest, writer: str, path: Path) -> str | No
     return f"was changed since `rampart {other}` wrote it"
 
 
+def _symlinked_parent(out: Path, rel: str) -> Path | None:
+    """The first directory between OUT and `rel` that is a symlink, if any."""
+    parts = PurePosixPath(rel).parts
+    for depth in range(1, len(parts)):
+        path = out.joinpath(*parts[:depth])
+        if path.is_symlink():
+            return path
+        if not path.is_dir():
+            return None
+    return None
+
+
 def _plan(out: Path, files: Mapping[str, bytes], manifest: Manifest, writer: str,
           force: bool, prune: bool) -> _Plan:
     plan = _Plan(current={}, remove=[], clear=[], forced=[], drop=set())
@@ -238,6 +250,11 @@ def _plan(out: Path, files: Mapping[str, bytes], manifest: Manifest, writer: str
             plan.current[rel] = _file_sha(path)
     for rel in stale:
         path = out / rel
+        link = _symlinked_parent(out, rel)
+        if link is not None:
+            # A directory on the way was replaced by a link: deleting would reach outside OUT.
+            hard.append((link, "is a symlink; Rampart never deletes through one"))
+            continue
         if not os.path.lexists(path) or (path.is_dir() and not path.is_symlink()):
             plan.drop.add(rel)  # gone, or replaced by a directory someone else made
         elif rel not in plan.clear and judge(rel, path):
