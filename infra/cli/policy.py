@@ -41,6 +41,14 @@ def check(
 
     Exit 0 when no mandatory rule is violated, 1 when one is, 2 (one line naming the file)
     when the stack cannot be rendered or --out cannot be written."""
+    from infra import config as stack_config
+
+    # The pack lives next to Pulumi.yaml (the Pulumi CLI loads it from there too).
+    pack = stack_config.project_dir() / "policies" / "PulumiPolicy.yaml"
+    if not pack.is_file():
+        raise fail(f"{pack}: no policy pack next to Pulumi.yaml (`rampart policy check` evaluates "
+                   "the project's policies/ directory, as `pulumi preview --policy-pack policies` "
+                   "does)")
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
     from infra import policy_check
     from infra.model.errors import ValidationError

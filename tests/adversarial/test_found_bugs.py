@@ -21,11 +21,7 @@ from .test_entry_point import RAMPART, run_process
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG-6: `rampart policy check` in a project directory without the policy pack next to "
-    "Pulumi.yaml crashes at import (infra/policy_check.py: `from policies import registry`, "
-    "ModuleNotFoundError) with a Rich traceback and exit 1, the code for 'a mandatory "
-    "violation', instead of one line and exit 2"))
+# BUG-6 (fixed): the missing pack is named in one line, exit 2.
 @pytest.mark.skipif(not RAMPART.is_file(), reason="no rampart entry point next to python")
 def test_policy_check_without_the_pack_is_one_line(tmp_path: Path, template: Path,
                                                    vault: h.VaultListener) -> None:
