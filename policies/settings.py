@@ -306,7 +306,10 @@ def from_config_values(
     return StackSettings(
         stack=stack,
         source=source,
-        require_digests=_as_bool(val(DIGESTS_KEY)) if val(DIGESTS_KEY) is not None else False,
+        # The model's default: a prod stack pins by digest even when the key is absent (the
+        # gate judged such a stack as dev while the program treated it as prod).
+        require_digests=(_as_bool(val(DIGESTS_KEY)) if val(DIGESTS_KEY) is not None
+                         else str(val("environment") or "dev").strip().lower() == "prod"),
         allowed_capabilities=frozenset(str(c).upper() for c in caps) if caps else None,
         waivers=waivers,
         today=today or dt.datetime.now(dt.UTC).date(),
@@ -386,7 +389,8 @@ def from_pulumi_config() -> StackSettings:
 
     cfg = pulumi.Config(NAMESPACE)
     values: dict[str, Any] = {}
-    for key in (DIGESTS_KEY, CAPS_KEY, MAX_DAYS_KEY):
+    for key in (DIGESTS_KEY, CAPS_KEY, MAX_DAYS_KEY, "environment", "adminAllowlistMinPrefix",
+                "adminAllowlistMaxShare"):
         raw = cfg.get(key)
         if raw is not None:
             values[f"{NAMESPACE}:{key}"] = raw

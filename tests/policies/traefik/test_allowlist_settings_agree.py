@@ -32,3 +32,13 @@ def test_a_value_the_model_refuses_never_loosens_the_pack(key: str, value: objec
     ctx = from_config_values({f"rampart:{key}": value}).context()
     assert ctx.allowlist_min_prefix == model_defaults.ADMIN_ALLOWLIST_MIN_PREFIX
     assert ctx.allowlist_max_share == model_defaults.ADMIN_ALLOWLIST_MAX_SHARE
+
+
+@pytest.mark.parametrize(("environment", "expected"), [("prod", True), ("dev", False),
+                                                         (None, False)])
+def test_without_require_digests_the_pack_follows_the_models_default(
+    environment: str | None, expected: bool
+) -> None:
+    # The model pins by digest on prod whether or not the key is written; the gate must too.
+    values = {"rampart:environment": environment} if environment else {}
+    assert from_config_values(values).context().require_digests is expected
