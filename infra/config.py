@@ -34,6 +34,38 @@ PROJECT_FILE = "Pulumi.yaml"
 SECRETS_KEYS = frozenset({"vaultAddr", "vaultMount", "vaultAllowInsecureHttp"})
 
 
+def check_secrets_settings(settings: Mapping[str, Any], source: str) -> None:
+    """Refuse a credential in the secrets provider's settings (`vaultAddr`, `vaultMount`)
+    before anything contacts Vault: Vault credentials come from VAULT_TOKEN or AppRole
+    (VAULT_ROLE_ID + VAULT_SECRET_ID), never from the stack file. The message names the
+    file and key, never the value. Keys may be given with or without the namespace."""
+    from urllib.parse import urlsplit
+
+    from infra.secrets.literals import scan_text
+
+    for key in sorted(SECRETS_KEYS):
+        full = f"{NAMESPACE}:{key}"
+        value = settings.get(key, settings.get(full))
+        if not isinstance(value, str):
+            continue
+        found = scan_text(value, full)
+        if found:
+            raise ValidationError(
+                source, f"secret declared with a literal value ({found[0].why}); Vault "
+                        "credentials come from VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID, "
+                        "never from the stack file", field=full)
+        if key == "vaultAddr":
+            try:
+                userinfo = "@" in urlsplit(value.strip()).netloc
+            except ValueError:
+                userinfo = False  # not a URL at all: the Vault client refuses it
+            if userinfo:
+                raise ValidationError(
+                    source, "the Vault address carries user info (user@host); Vault "
+                            "credentials come from VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID,"
+                            " never from the address", field=full)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     stack: str
@@ -102,8 +134,10 @@ def stack_file_config(stack: str, root: Path | None = None) -> dict[str, str]:
         more = ", ..." if len(known) > 10 else ""
         hint = f"; stacks here: {', '.join(known[:10])}{more}" if known else ""
         raise ValidationError(shown, f"no such stack file (stack '{stack}'{hint})")
+    values = stackfile.read_stack_config(path, shown)
+    check_secrets_settings(values, shown)
     encoded: dict[str, str] = {}
-    for full, value in stackfile.read_stack_config(path, shown).items():
+    for full, value in values.items():
         encoded[full] = value if isinstance(value, str) else json.dumps(
             value, sort_keys=True, default=_yaml_scalar)
     return encoded
@@ -161,6 +195,7 @@ def load(root: Path | None = None) -> StackConfig:
     settings, secrets = _split(_settings_from({k: v for k, v in raw.items() if v is not None}))
     target = settings.get("target", DEFAULT_TARGET)
     source = _display(stack_file(stack, root), root)
+    check_secrets_settings(secrets, source)
     return StackConfig(stack=stack, target=str(target), settings=settings, source=source,
                        project_dir=root, secrets_settings=secrets)
 

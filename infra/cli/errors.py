@@ -20,6 +20,8 @@ import sys
 
 import typer
 
+from infra.secrets.literals import redact
+
 OK = 0
 CHECK_FAILED = 1
 INPUT_ERROR = 2
@@ -33,7 +35,9 @@ def one_line(exc: BaseException) -> str:
 
 
 def fail(message: str | BaseException, code: int = INPUT_ERROR, *, prefix: str = "") -> typer.Exit:
-    """Print one line on stderr and return the `typer.Exit` to raise."""
+    """Print one line on stderr and return the `typer.Exit` to raise. The line is redacted
+    (infra/secrets/literals.py `redact`): whatever an error quotes back, a password in a URL
+    or a random-looking token is never printed."""
     line = one_line(message) if isinstance(message, BaseException) else message
-    print(f"{prefix}{line}", file=sys.stderr)
+    print(redact(f"{prefix}{line}"), file=sys.stderr)
     return typer.Exit(code)

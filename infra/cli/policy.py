@@ -42,7 +42,13 @@ def check(
     Exit 0 when no mandatory rule is violated, 1 when one is, 2 (one line naming the file)
     when the stack cannot be rendered or --out cannot be written."""
     from infra import config as stack_config
+    from infra.model.errors import ValidationError
 
+    # The stack file first: a broken one is the error to show, whatever else is missing.
+    try:
+        stack_config.stack_file_config(stack)
+    except ValidationError as exc:
+        raise fail(exc, INPUT_ERROR) from None
     # The pack lives next to Pulumi.yaml (the Pulumi CLI loads it from there too).
     pack = stack_config.project_dir() / "policies" / "PulumiPolicy.yaml"
     if not pack.is_file():
@@ -51,7 +57,6 @@ def check(
                    "does)")
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
     from infra import policy_check
-    from infra.model.errors import ValidationError
     from infra.outdir import OutputError, preflight, write_files
     from infra.secrets.provider import MissingSecretError
     from infra.traefik import EdgeConfigError

@@ -135,13 +135,15 @@ def exit_code(exc: SecretsError) -> int:
 
 def _run(fn: Callable[[], T]) -> T:
     """One clear line on stderr and the contract's exit code; never a traceback with locals."""
+    from infra.secrets.literals import redact  # stdlib only: cheap
+
     try:
         return fn()
     except SecretsError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(redact(f"error: {exc}"), err=True)
         raise typer.Exit(exit_code(exc)) from None
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(redact(f"error: {exc}"), err=True)
         raise typer.Exit(INPUT_ERROR) from None
 
 

@@ -2,10 +2,15 @@
 
 The CLI maps it to exit code 2 and prints `str(error)` as a single line on stderr, so the
 message must stand alone: which file, which service, which field, what is wrong. Secret
-values never appear in a message (only secret names do).
+values never appear in a message (only secret names do): readers refuse a literal secret
+naming its field, and as the last line of defence every message, service and field is
+passed through the detector's `redact` here, so a value quoted back by any reader
+(`'https://ci:***@registry' is not valid`) never carries a password or a token.
 """
 
 from __future__ import annotations
+
+from infra.secrets.literals import redact
 
 
 class ValidationError(Exception):
@@ -20,9 +25,9 @@ class ValidationError(Exception):
         field: str | None = None,
     ) -> None:
         self.file = str(file)
-        self.service = service
-        self.field = field
-        self.message = message
+        self.service = None if service is None else redact(service)
+        self.field = None if field is None else redact(field)
+        self.message = redact(message)
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from infra.model.errors import ValidationError
 from infra.model.reader import Fields, show_key
 from infra.model.types import Image
+from infra.secrets.literals import scan_text
 
 # registry host (optional, may carry a port) and lower-case path components
 REPOSITORY = (
@@ -55,6 +56,18 @@ def tag_problem(tag: str) -> str | None:
     return None
 
 
+def _refuse_literal_secrets(entry: Fields) -> None:
+    """Before any read could quote a value back: a registry password in a repository URL
+    (`https://ci:<password>@docker.io/...`) or a token is refused naming the field."""
+    for name, value in entry.data.items():
+        found = scan_text(value, entry.path(name)) if isinstance(value, str) else []
+        if found:
+            raise entry.fail(name, f"secret declared with a literal value ({found[0].why}); "
+                                   "registry credentials come from the container engine's "
+                                   "login (docker login, an image pull secret), never from "
+                                   "the versions file")
+
+
 def load_pins(data: Any, file: str) -> dict[str, Pin]:
     """Parse the versions file (`images: {key: {repository, tag, digest}}`)."""
     top = Fields(data, file=file, what="the versions file")
@@ -69,6 +82,7 @@ def load_pins(data: Any, file: str) -> dict[str, Pin]:
             raise images.fail(key, "image keys are lower-case letters, digits, '-' and '_'")
         entry = images.sub(key, required=True, what=f"image '{key}'")
         assert entry is not None
+        _refuse_literal_secrets(entry)
         repository = entry.str_(
             "repository", pattern=REPOSITORY,
             hint="a lower-case repository such as docker.io/library/postgres, without a tag",

@@ -22,7 +22,9 @@ from infra.model.types import EdgeSettings
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOSTNAME = rf"(?=.{{1,253}}$)(?:{_LABEL}\.)+{_LABEL}"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-_ORIGIN = re.compile(r"https?://(?P<host>[a-z0-9.-]+)(?::[0-9]{1,5})?")
+# port: 1-65535 without leading zeros (checked against the bound in `_cors`)
+_ORIGIN = re.compile(r"https?://(?P<host>[a-z0-9.-]+)(?::(?P<port>[1-9][0-9]{0,4}))?")
+_MAX_PORT = 65535
 _LOOPBACK_NAME = re.compile(r"localhost|(?:[a-z0-9-]+\.)+localhost")
 # Every key of the `rampart:` namespace the model reads (docs/configuration.md lists each).
 SETTINGS_KEYS = frozenset({
@@ -152,7 +154,8 @@ def _cors(f: Fields, domain: str, *, https_only: bool) -> tuple[str, ...]:
         if "*" in origin:
             raise f.fail(where, "'*' is never allowed: list each origin explicitly")
         match = _ORIGIN.fullmatch(origin)
-        if not match or not re.fullmatch(HOSTNAME + "|localhost", match["host"]):
+        if (not match or not re.fullmatch(HOSTNAME + "|localhost", match["host"])
+                or int(match["port"] or 1) > _MAX_PORT):
             raise f.fail(where, f"'{show_key(origin)}' is not an origin (scheme://host[:port], "
                                 "no path)")
         if origin.startswith("http://"):

@@ -348,10 +348,36 @@ def _receiver(index: int, raw: Any) -> Receiver:
     )
 
 
+def _refuse_literal_secrets(alerts: Any, observability: Any) -> None:
+    """Before anything reads (and could quote back) a value: a credential anywhere in the two
+    blocks — a password in a webhook URL's userinfo, a token in its path — is refused naming
+    the field. A receiver names the Vault secret that holds its credential ('secret'), never
+    the value (docs/observability.md). The one detector (infra/secrets/literals.py) judges."""
+    from infra.model import secret_scan
+
+    found = secret_scan.settings_findings(
+        {"alerts": alerts or {}, "observability": observability or {}}, skip=frozenset())
+    if found:
+        raise ConfigError(found[0].where, f"secret declared with a literal value "
+                                          f"({found[0].why}); secrets come only from Vault: "
+                                          "a receiver names the Vault secret holding its "
+                                          "credential ('secret'), never the value")
+
+
+def _host_port(key: str, value: str) -> None:
+    """`host:port`, named in the error, never quoted when it carries user info."""
+    if "@" in value:
+        raise ConfigError(key, "expected host:port without user info (user:password@): "
+                               "scrape credentials come from Vault, never from the stack file")
+    if not _HOSTPORT.match(value):
+        raise ConfigError(key, f"expected host:port, got {value!r}")
+
+
 def load_settings(
     alerts: Mapping[str, Any] | None = None, observability: Mapping[str, Any] | None = None
 ) -> Settings:
     """Validate both config dicts; the only way Settings are built from config."""
+    _refuse_literal_secrets(alerts, observability)
     thresholds = Thresholds.from_config(alerts)
     raw = _snake_keys(observability or {}, _KNOWN, "observability")
     kwargs: dict[str, Any] = {"thresholds": thresholds}
@@ -369,17 +395,14 @@ def load_settings(
         "postgres_exporter_address",
         "redis_exporter_address",
     ):
-        if key in kwargs and not _HOSTPORT.match(kwargs[key]):
-            raise ConfigError(
-                f"observability.{camel(key)}", f"expected host:port, got {kwargs[key]!r}"
-            )
+        if key in kwargs:
+            _host_port(f"observability.{camel(key)}", kwargs[key])
     if "node_targets" in raw:
         targets = raw["node_targets"]
         if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
             raise ConfigError("observability.nodeTargets", "expected a list of host:port")
-        for t in targets:
-            if not _HOSTPORT.match(t):
-                raise ConfigError("observability.nodeTargets", f"expected host:port, got {t!r}")
+        for index, t in enumerate(targets):
+            _host_port(f"observability.nodeTargets[{index}]", t)
         kwargs["node_targets"] = tuple(targets)
     for key in ("scrape_interval", "evaluation_interval"):
         if key in raw:

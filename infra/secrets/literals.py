@@ -65,6 +65,11 @@ Shell strings (`sh -c "…"`, a health check, any argv item with spaces) are tok
 as separators, so `sh -c "redis-cli -a hunter2 ping"` is judged like the argv it runs.
 Command substitutions are judged as a whole: `$(cat /run/secrets/x)` is a reference,
 `$(echo x)` in a credential position is not.
+
+`redact(text)` applies the same rules to a message: URL userinfo passwords, schemeless
+`user:password@host`, credential assignments and random-looking runs become `***`. Every
+`ValidationError` and every failure line of the CLI goes through it (infra/model/errors.py,
+infra/cli/errors.py), so a reader that quotes a rejected value back never prints a secret.
 """
 
 from __future__ import annotations
@@ -663,3 +668,55 @@ def scan_text(text: str, where: str, *,
     collector = _collector(secret_dirs)
     collector.text(where, _as_text(text))
     return collector.found
+
+
+# -- redaction ------------------------------------------------------------------------------------
+
+REDACTED = "***"
+_PLAIN_WORD = re.compile(r"|[a-z]+(?:[._-][a-z]+)*")
+# `scheme://user:password@` (any scheme) and the schemeless `user:password@host` (a DSN, a
+# `host:port` that carries credentials): the password goes, the user name and host stay.
+_REDACT_URL_USERINFO = re.compile(
+    r"(?i)(?P<head>\b[a-z][a-z0-9+.-]*://[^\s/?#@:'\"]*:)(?P<password>[^\s/?#'\"]*)@")
+_REDACT_BARE_USERINFO = re.compile(
+    r"(?P<head>(?<![\w.%+-])[\w.%+-]+:)(?P<password>[^\s@/'\"]+)@"
+    r"(?=[\w\[(])(?![a-z0-9]+:[0-9a-f]{32})")  # not `name:tag@sha256:<digest>`
+_REDACT_ASSIGNMENT = re.compile(  # `NAME=value`, `--flag=value`
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>[^\s'\",;&]+)")
+
+
+def _redact_entropy(text: str) -> str:
+    keep = [m.span() for pattern in (_DIGEST, _UUID) for m in pattern.finditer(text)]
+
+    def spared(span: tuple[int, int]) -> bool:
+        return any(start <= span[0] and span[1] <= end for start, end in keep)
+
+    def hexish(run: str) -> bool:
+        return bool(re.search(r"[0-9]", run) and re.search(r"[A-Fa-f]", run))
+
+    def run(match: re.Match[str]) -> str:
+        if spared(match.span()) or not looks_random(match[0]):
+            return match[0]
+        # a path keeps its plain words (`/services/***/***`): only the token goes
+        return "/".join(part if _PLAIN_WORD.fullmatch(part) else REDACTED
+                        for part in match[0].split("/"))
+
+    text = _HEX_RUN.sub(lambda m: m[0] if spared(m.span()) or not hexish(m[0]) else REDACTED,
+                        text)
+    return _RUN.sub(run, text)
+
+
+def redact(text: str) -> str:
+    """`text` (an error message, a log line) with every secret-looking value replaced by
+    `***`: URL userinfo passwords (`https://ci:***@registry`), schemeless `user:***@host`,
+    the value of a credential assignment (`PGPASSWORD=***`, `--db-password=***`) and the
+    random-looking runs rule 6 flags (digests and UUIDs stay). The same rules as the
+    detector, so what it refuses a message never quotes back."""
+    text = _REDACT_URL_USERINFO.sub(
+        lambda m: m["head"] + (REDACTED if m["password"] else "") + "@", text)
+    text = _REDACT_BARE_USERINFO.sub(lambda m: m["head"] + REDACTED + "@", text)
+    text = _REDACT_ASSIGNMENT.sub(
+        lambda m: (m["name"] + "=" + REDACTED
+                   if is_credential_name(m["name"]) and m["value"] != REDACTED
+                   and not m["value"].startswith("$") else m[0]), text)
+    return _redact_entropy(text)

@@ -41,7 +41,17 @@ def is_loopback(host: str) -> bool:
 
 def check_address(addr: str, *, allow_insecure_http: bool = False) -> str:
     """Return the address if it is safe to send a token to, else raise."""
-    parts = urlsplit(addr)
+    try:
+        parts = urlsplit(addr)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise VaultAccessError("Vault address is not an http(s) URL") from None
+    if "@" in parts.netloc:
+        # requests would send user:password as Basic auth, and every error would print it;
+        # Vault credentials come from VAULT_TOKEN or AppRole. The address is not quoted.
+        raise VaultAccessError("Vault address carries user info (user:password@host); "
+                               "credentials come from VAULT_TOKEN or VAULT_ROLE_ID/"
+                               "VAULT_SECRET_ID, never from the address")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise VaultAccessError(f"Vault address {addr!r} is not an http(s) URL")
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:

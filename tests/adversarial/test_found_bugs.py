@@ -1,10 +1,12 @@
 """Product bugs the adversarial run found outside the corpus's own parametrization.
 
-The corpus marks its own failing cases xfail(strict=True) with `BUG-n` in the reason
-(corpus.py: literal-secret stack-vault-addr / observability / versions cases, unsafe-out
-stale-entry-through-symlinked-directory, cors port 99999). The two reproductions here need a
-setup the corpus does not have. Each is strict: when the bug is fixed the test fails as
-XPASS and the mark must go.
+The corpus marks a case that fails because of a product bug xfail(strict=True) with `BUG-n`
+in the reason (none open now). The reproductions here need a setup the corpus does not have;
+an open one is strict, so when its bug is fixed it fails as XPASS and the mark must go.
+Fixed: BUG-1 (a password in rampart:vaultAddr, here through `render --vault`), BUG-2
+(credentials in observability webhook URLs), BUG-3 (refusals quoting a credential back),
+BUG-4 (stale entries through a symlinked directory), BUG-5 (CORS port above 65535), BUG-6
+(policy check without the pack, here).
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ def test_policy_check_without_the_pack_is_one_line(tmp_path: Path, template: Pat
     assert len(h.error_lines(outcome.stderr)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG-1 (render --vault): a password in rampart:vaultAddr (URL userinfo) is not refused; "
-    "Vault is contacted (exit 3, not 2) and the password is printed in the error line"))
+# BUG-1 (fixed): refused naming the stack file and key before Vault is contacted, exit 2.
 def test_render_vault_refuses_a_password_in_the_vault_address(
         tmp_path: Path, template: Path, vault: h.VaultListener,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,4 +55,5 @@ def test_render_vault_refuses_a_password_in_the_vault_address(
     assert secret not in result.output, result.output
     assert vault.connections == contacts, "Vault was contacted"
     assert result.exit_code == 2, result.output
+    assert "Pulumi.dev.yaml" in result.output and "rampart:vaultAddr" in result.output
     assert not out.exists()

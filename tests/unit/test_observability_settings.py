@@ -70,7 +70,7 @@ def test_impossible_threshold_is_an_error_naming_the_key(raw: dict, field: str, 
 SLACK = {"name": "chat", "slack": {"channel": "#erp", "secret": "SLACK_WEBHOOK_URL"}}
 BAD_OBSERVABILITY = [
     ({"runbookUrl": "x"}, "rampart:observability.runbookUrl", "unknown key"),
-    ({"nodeTargets": ["10.77.0.11"]}, "rampart:observability.nodeTargets", "host:port"),
+    ({"nodeTargets": ["10.77.0.11"]}, "rampart:observability.nodeTargets[0]", "host:port"),
     ({"scrapeInterval": "-30s"}, "rampart:observability.scrapeInterval", "positive"),
     ({"scrapeServices": "no"}, "rampart:observability.scrapeServices", "true or false"),
     ({"prometheusAddress": "10.77.0.14"}, "rampart:observability.prometheusAddress", "host:port"),
