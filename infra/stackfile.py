@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from infra.model.errors import ValidationError
+from infra.model.reader import type_name  # one wording of types for catalog and stack
 
 NAMESPACE = "rampart"
 MAX_BYTES = 1 << 20  # a stack file is a few KiB
@@ -242,24 +243,6 @@ def _key_lines(node: yaml.Node | None, *path: str) -> dict[str, int]:
         return {}
     return {str(k.value): k.start_mark.line + 1 for k, _ in node.value
             if isinstance(k, yaml.ScalarNode)}
-
-
-def type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _decoded(value: Any) -> Any:
