@@ -218,6 +218,16 @@ _VAR_DEFAULT = re.compile(rf"\$\{{{_VAR}(?P<op>:?[-=+?])(?P<word>.*)\}}", re.DOT
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 
 
+def _closing_paren(text: str, start: int) -> int:
+    """Index of the `)` closing a `(` just before `start`, or -1 when it is never closed."""
+    depth = 1
+    for j in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    return -1
+
+
 class _Scan:
     """State of one scan: secret directories and the command substitutions set aside."""
 
@@ -233,18 +243,17 @@ class _Scan:
         out: list[str] = []
         i = 0
         while i < len(text):
-            if text.startswith("$(", i) and not text.startswith("$((", i):
-                depth, j = 1, i + 2
-                while j < len(text) and depth:
-                    depth += {"(": 1, ")": -1}.get(text[j], 0)
-                    j += 1
-                out.append(self._hold(text[i + 2:j - 1] if depth == 0 else text[i + 2:]))
-                i = j
-            elif text[i] == "`":
-                end = text.find("`", i + 1)
-                end = len(text) if end < 0 else end
-                out.append(self._hold(text[i + 1:end]))
+            # Only a closed substitution is one: an unbalanced `$(` or a lone backtick is
+            # literal text (a password such as `0$(` in a URL must still be seen).
+            end = _closing_paren(text, i + 2) if text.startswith("$(", i) and not (
+                text.startswith("$((", i)) else -1
+            tick = text.find("`", i + 1) if text[i] == "`" else -1
+            if end >= 0:
+                out.append(self._hold(text[i + 2:end]))
                 i = end + 1
+            elif tick >= 0:
+                out.append(self._hold(text[i + 1:tick]))
+                i = tick + 1
             else:
                 out.append(text[i])
                 i += 1
