@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import typer
+from cli_support import assert_one_line
 from typer.testing import CliRunner
 
 from infra.cli.main import app
@@ -52,17 +53,6 @@ def invoke(args: list[str], env: dict[str, str | None] | None = None) -> Any:
     return CliRunner().invoke(app, args, env=clean)
 
 
-def assert_one_line(result: Any, code: int, *fragments: str) -> str:
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
-    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}: {output}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got {lines}"
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 # --- help text ---------------------------------------------------------------------------------

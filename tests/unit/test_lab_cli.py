@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import assert_one_line as one_line
 from typer.testing import CliRunner
 
 import infra.cli.lab as lab_cli
@@ -53,16 +54,6 @@ def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(app, ["lab", *args], env=env)
 
 
-def one_line(result: Any, code: int, *fragments: str) -> str:
-    assert "Traceback" not in result.output, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
-    assert result.exit_code == code, f"exit {result.exit_code}, expected {code}: {result.output}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got {lines}"
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 CUSTOM = ["--name", "rampart-clitest", "--bridge", "rclit0", "--subnet", "10.79.42.0/24",
