@@ -241,10 +241,12 @@ def parse_probe_output(stdout: str) -> dict[tuple[str, int], tuple[Outcome, str]
     return found
 
 
-def probe_local(address: str, port: int, seconds: float = PROBE_SECONDS) -> tuple[Outcome, str]:
-    """The controller's own probe."""
+def probe_local(address: str, port: int, seconds: float = PROBE_SECONDS,
+                source: str | None = None) -> tuple[Outcome, str]:
+    """The controller's own probe (from one of its addresses when `source` is given)."""
+    bind = (source, 0) if source else None
     try:
-        with socket.create_connection((address, port), timeout=seconds):
+        with socket.create_connection((address, port), timeout=seconds, source_address=bind):
             return Outcome.OPEN, ""
     except ConnectionRefusedError:
         return Outcome.CLOSED, ""

@@ -8,7 +8,6 @@ controller's own address is never used to attack, so it can never be banned."""
 from __future__ import annotations
 
 import ipaddress
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from testinfra.host import Host
 
-from infra.lab import LabConfig
+from infra.lab import LabConfig, reachability
+from infra.lab.reachability import Outcome
 
 TARGET = "db1"
 
@@ -26,11 +26,7 @@ def _address(host: Host) -> str:
 
 
 def _ssh_reaches(source_ip: str, target_ip: str) -> bool:
-    try:
-        with socket.create_connection((target_ip, 22), timeout=5, source_address=(source_ip, 0)):
-            return True
-    except OSError:
-        return False
+    return reachability.probe_local(target_ip, 22, 5, source=source_ip)[0] is Outcome.OPEN
 
 
 def _why_unreachable(target: Host, attacker_ip: str) -> str:
