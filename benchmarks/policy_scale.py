@@ -30,15 +30,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from render_scale import reference_s  # noqa: E402  (benchmarks/ is the script's dir)
 
-from infra import config as stack_config  # noqa: E402
-from infra.policy_check import evaluate, resources_of  # noqa: E402
-from infra.render import record_stack  # noqa: E402
+from infra import stack as stack_config  # noqa: E402
+from infra.offline.evaluate import evaluate, resources_of  # noqa: E402
+from infra.offline.render import record_stack  # noqa: E402
 from policies.core import Plain, Resource, parse_yaml  # noqa: E402
-from policies.settings import from_config_values, waiver_lines  # noqa: E402
 
 STACK = "dev"
 
@@ -108,10 +106,7 @@ def main() -> None:
           f"reported by the command {inside:.2f} s; passed: "
           f"{all(r['passed'] for r in command)} (runs: {walls})")
 
-    values = stack_config.stack_file_config(STACK, ROOT)
-    stack_path = stack_config.stack_file(STACK, ROOT)
-    settings = from_config_values(values, stack=STACK, source=str(stack_path),
-                                  waiver_lines=waiver_lines(stack_path.read_text()))
+    settings = stack_config.load(STACK, ROOT).policy
     base = resources_of(record_stack(STACK, ROOT))
     rows = []
     for n in sizes:

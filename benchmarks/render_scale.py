@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +32,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 IMPORT_STARTED = time.perf_counter()
 from infra.model import DEFAULT_CATALOG  # noqa: E402 (timed import)
-from infra.render import record_stack, write  # noqa: E402
+from infra.offline.render import record_stack, write  # noqa: E402 (timed import)
 
 IMPORT_S = time.perf_counter() - IMPORT_STARTED
 

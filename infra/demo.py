@@ -34,10 +34,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from infra import config as stack_config
-from infra import traefik
+from infra import stack as stack_config
+from infra.edge import traefik
 from infra.lab import LabConfig, LabError, default_lab
-from infra.model import build_platform
 from infra.model.types import Exposure, Platform
 
 STACK = "dev"
@@ -395,7 +394,7 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
     logs = out / "logs"
 
     def show_audit() -> None:
-        from infra.cli.audit import render as audit_table
+        from infra.hosts.audit import table as audit_table
 
         console.print(audit_table(json.loads(audit_json.read_text(encoding="utf-8"))))
 
@@ -413,10 +412,9 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
         console.print(f"[bold]restore drill:[/] {figures}")
 
     def show_platform() -> None:
-        settings = stack_config.stack_settings(STACK, root)
-        catalog = settings.get("catalog")
-        catalog_path = root / catalog if catalog else _default_catalog()
-        platform = build_platform(catalog_path, settings, settings_source=f"Pulumi.{STACK}.yaml")
+        from infra import program
+
+        platform = program.platform_of(stack_config.load(STACK, root))
         for table in platform_tables(platform):
             console.print(table)
 

@@ -1,22 +1,23 @@
-"""Entry point the Pulumi CLI runs for `pulumi preview --policy-pack policies`."""
+"""Entry point the Pulumi CLI runs for `pulumi preview --policy-pack policies`.
 
-import sys
-from pathlib import Path
+The CLI starts this file with the pack directory first on sys.path. Nothing here edits the
+path: `policies` is part of the installed `rampart` distribution (`make setup` installs the
+checkout into the virtualenv PulumiPolicy.yaml names), and no package of the pack has the
+top-level name of a module it or its dependencies import (tests/pack/test_pack_imports.py).
+"""
 
-# The CLI runs this file from the pack directory, which Python puts first on sys.path. Swap it
-# for the repository root: `policies.*` then resolves to this package, and the pack's area
-# packages (`secrets`, `network`, ...) cannot shadow modules of the same top-level name.
-_PACK = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _PACK]
-sys.path.insert(0, str(_PACK.parent))
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from policies.pack import build_policies  # noqa: E402
+from infra import stack
+from policies import __version__
+from policies.pack import build_policies
 
 PolicyPack(
     "rampart",
-    policies=build_policies(),
+    # The stack as the program parses it (infra/stack), from the config the engine hands the
+    # analyzer: the gate judges the stack the program deploys.
+    policies=build_policies(stack.engine_policy_provider()),
     enforcement_level=EnforcementLevel.MANDATORY,
-    description="Rampart hardening rules for the ERP platform (Docker and Kubernetes targets).",
+    description=f"Rampart hardening rules for the ERP platform, version {__version__} "
+                "(Docker and Kubernetes targets).",
 )

@@ -19,8 +19,11 @@ from typing import Any
 
 import yaml
 
+from infra import source_url
+
 # The same repository base the alert runbook links use (infra/observability/settings.py).
-DOCS = "https://git.example.com/rampart/rampart/-/blob/main/docs/policies.md"
+# The rules' documentation, under the project's source URL (pyproject `[project.urls]`).
+DOCS = f"{source_url()}/docs/policies.md"
 
 # The recording engine writes secret inputs as this marker; a value equal to it came from a
 # `pulumi.Output.secret`, never from a literal in code or config.
@@ -119,6 +122,9 @@ class Context:
     # rule is waived by the pack wiring, never by itself.
     waivers: tuple[Any, ...] = ()
     today: dt.date = dt.date(1970, 1, 1)
+    # Every rule's name, for the waiver rules (a waiver naming no rule is invalid); the pack
+    # wiring (policies.pack) fills it from the registry, which imports the rules.
+    rule_names: frozenset[str] = frozenset()
 
 
 ResourceCheck = Callable[[str, Mapping[str, Any], Context], Iterable[Finding]]

@@ -5,7 +5,7 @@
 normalises them (`policies.normalise`: one canonical spelling per setting, so a rule never
 meets `privileged: "True"` or `NetworkMode: HOST`), applies the stack's waivers and reports
 what is left. The same wrapped policies run under
-`pulumi preview --policy-pack policies` and offline (`infra.policy_check` builds
+`pulumi preview --policy-pack policies` and offline (`infra.offline.evaluate` builds
 `ResourceValidationArgs`/`StackValidationArgs` itself); offline callers also pass an
 `observer`, which receives every outcome, waived ones included, for the reports.
 """
@@ -13,17 +13,27 @@ what is left. The same wrapped policies run under
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pulumi_policy as pp
 from pulumi_policy.proxy import _is_unknown
 
 from policies import registry
-from policies.core import SECRET, UNKNOWN, Finding, Level, Plain, Resource, Rule, service_name
+from policies.core import (
+    SECRET,
+    UNKNOWN,
+    Context,
+    Finding,
+    Level,
+    Plain,
+    Resource,
+    Rule,
+    service_name,
+)
 from policies.meta.waivers import never_waivable
 from policies.normalise import normalise
-from policies.settings import StackSettings, Waiver, from_pulumi_config
+from policies.settings import StackSettings, Waiver
 
 # waiver-refused: a waiver names the finding, but the finding is never waivable
 # (policies/meta/waivers.py), so it stays a violation.
@@ -129,7 +139,7 @@ def _resource_policy(
         settings = settings_for()
         props = normalise(args.resource_type, plain(args.props))
         resource = Resource(args.resource_type, args.name, args.urn, props)
-        for finding in check(args.resource_type, props, settings.context()):
+        for finding in check(args.resource_type, props, _context(settings)):
             outcome = _judge(rule, resource, finding, settings, observer)
             if outcome.status != "waived":
                 report(outcome.message, None)
@@ -159,7 +169,7 @@ def _stack_policy(
             for r in args.resources
         ]
         by_urn = {r.urn: r for r in resources}
-        for finding in check(resources, settings.context()):
+        for finding in check(resources, _context(settings)):
             resource = by_urn.get(finding.urn or "")
             outcome = _judge(rule, resource, finding, settings, observer)
             if outcome.status != "waived":
@@ -177,6 +187,13 @@ def _stack_policy(
     )
 
 
+def _context(settings: StackSettings) -> Context:
+    """What rules read: the stack's settings plus the registry's rule names (the waiver
+    rules judge a waiver's rule against them; the registry imports those rules, so they
+    cannot import it)."""
+    return replace(settings.context(), rule_names=registry.rule_names())
+
+
 def _level(rule: Rule) -> pp.EnforcementLevel:
     return (
         pp.EnforcementLevel.MANDATORY
@@ -185,27 +202,14 @@ def _level(rule: Rule) -> pp.EnforcementLevel:
     )
 
 
-def _engine_settings() -> SettingsProvider:
-    cache: dict[str, StackSettings] = {}
-
-    def provider() -> StackSettings:
-        # Read lazily: the analyzer only receives the stack config once analysis starts.
-        if "settings" not in cache:
-            cache["settings"] = from_pulumi_config()
-        return cache["settings"]
-
-    return provider
-
-
 def build_policies(
-    settings: StackSettings | SettingsProvider | None = None,
+    settings: StackSettings | SettingsProvider,
     observer: Observer | None = None,
     rules: Sequence[Rule] | None = None,
 ) -> list[pp.Policy]:
-    """Every rule as a pulumi-policy policy. `settings` defaults to the engine's stack config."""
-    if settings is None:
-        provider = _engine_settings()
-    elif isinstance(settings, StackSettings):
+    """Every rule as a pulumi-policy policy, judging with `settings` (or what the provider
+    returns when a policy runs: under the engine, infra.stack.engine_policy_provider)."""
+    if isinstance(settings, StackSettings):
         fixed = settings
 
         def provider() -> StackSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from policies.core import Rule
+from policies.credentials import no_literal_secret_args, no_literal_secret_env
 from policies.images import image_digest, image_pinned
 from policies.isolation import (
     capabilities_dropped,
@@ -18,7 +19,6 @@ from policies.meta import waivers
 from policies.network import edge_only_ports
 from policies.operations import log_limits, restart_policy
 from policies.resources import health_checks, limits_set
-from policies.secrets import no_literal_secret_args, no_literal_secret_env
 from policies.stack import (
     alerts_have_runbooks,
     backups_declared,
@@ -73,8 +73,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def rule_names() -> set[str]:
-    return {r.name for r in RULES}
+def rule_names() -> frozenset[str]:
+    return frozenset(r.name for r in RULES)
 
 
 def rule(name: str) -> Rule:

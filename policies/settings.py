@@ -20,9 +20,10 @@ setting). Patterns are refused, not expanded: a waiver whose resource or subject
 regex, empty or "all" waives nothing, and neither does one that expires beyond the stack's
 limit. What can never be waived at all is decided in `policies/meta/waivers.py`.
 
-Under `pulumi preview --policy-pack policies` the CLI hands the stack's config to the
-analyzer process, where `pulumi.Config("rampart")` reads it (`from_pulumi_config`).
-Offline, `rampart policy check` reads the same keys from the stack file (`from_stack_file`).
+The section is parsed once with the rest of the stack (infra/stack: `Stack.policy`), under
+`pulumi preview --policy-pack policies` from the engine's config and offline from the stack
+file; whether images need digests and the admin allowlist's bounds are the model's decision,
+copied from its parsed settings, never re-read here.
 We do not use pulumi-policy's per-policy config (`--policy-pack-config`): that would put a
 stack's settings in a second file that `rampart render` and `pulumi up` never see.
 """
@@ -33,24 +34,20 @@ import datetime as dt
 import functools
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from infra import stackfile
-from infra.model.defaults import (
-    ADMIN_ALLOWLIST_MAX_SHARE,
-    ADMIN_ALLOWLIST_MAX_SHARE_BOUND,
-    ADMIN_ALLOWLIST_MIN_PREFIX,
-)
+from infra.model.defaults import ADMIN_ALLOWLIST_MAX_SHARE, ADMIN_ALLOWLIST_MIN_PREFIX
 from infra.model.errors import ValidationError
 from policies.core import Context
 
 NAMESPACE = "rampart"
+# The stack reader's strict YAML parser for values given as text (a waiver list set with
+# `pulumi config set`): infra/stack hands it in, so this module needs no YAML reader of its own.
+TextParser = Callable[[str, str], Any]
 WAIVERS_KEY = "policyWaivers"
 MAX_DAYS_KEY = "policyWaiverMaxDays"
-DIGESTS_KEY = "requireDigests"
 CAPS_KEY = "policyAllowedCapabilities"
 
 # A stack may shorten the longest waiver it accepts, never lengthen it past this: a waiver
@@ -179,12 +176,6 @@ class StackSettings:
         return None
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"true", "yes", "1", "on"}
-
-
 def _as_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -214,7 +205,8 @@ def _name(entry: Mapping[str, Any], key: str, problems: list[str]) -> str:
     return text
 
 
-def parse_waivers(raw: Any, lines: list[int | None] | None = None) -> tuple[Waiver, ...]:
+def parse_waivers(raw: Any, lines: list[int | None] | None = None,
+                  parse_text: TextParser | None = None) -> tuple[Waiver, ...]:
     """Waiver entries as written in config; malformed ones are kept with their problems so
     the `policy-waivers-valid` rule can report them instead of silently ignoring them."""
     if raw in (None, ""):
@@ -223,7 +215,9 @@ def parse_waivers(raw: Any, lines: list[int | None] | None = None) -> tuple[Waiv
         # Under the engine the list arrives as text (`pulumi config set`): the same strict
         # reading as a stack file (no alias bombs, no duplicate keys).
         try:
-            raw = _strict_yaml(raw, f"{NAMESPACE}:{WAIVERS_KEY}")
+            if parse_text is None:
+                raise ValidationError(f"{NAMESPACE}:{WAIVERS_KEY}", "given as text")
+            raw = parse_text(raw, f"{NAMESPACE}:{WAIVERS_KEY}")
         except ValidationError as exc:
             return (_problem_entry(WAIVERS_KEY, str(exc)),)
     if not isinstance(raw, list):
@@ -279,126 +273,45 @@ def parse_max_days(raw: Any) -> tuple[int | None, str | None]:
     return raw, None
 
 
-def from_config_values(
-    values: Mapping[str, Any],
+def from_namespace(
+    namespace: Mapping[str, Any],
+    model: Any,
     *,
     stack: str = "",
     source: str | None = None,
-    waiver_lines: list[int | None] | None = None,
+    positions: Mapping[tuple[str | int, ...], tuple[int, int]] | None = None,
     today: dt.date | None = None,
+    parse_text: TextParser,
 ) -> StackSettings:
-    """Settings from a flat `rampart:<key>` → value mapping (stack file or engine config)."""
-
-    def val(key: str) -> Any:
-        return values.get(f"{NAMESPACE}:{key}")
-
-    caps = val(CAPS_KEY)
+    """The policy section of a stack (infra/stack builds it; nothing else should): the
+    waiver keys this module owns, and the figures the model already decided — whether images
+    must be pinned by digest, the admin allowlist's bounds — taken from the model's parsed
+    `Settings`, so the gate and the program cannot judge one stack differently."""
+    caps = namespace.get(CAPS_KEY)
     if isinstance(caps, str):
         try:
-            caps = _strict_yaml(caps, f"{NAMESPACE}:{CAPS_KEY}")
+            caps = parse_text(caps, f"{NAMESPACE}:{CAPS_KEY}")
         except ValidationError:
-            caps = None  # the program refuses the stack (the model reads the same key)
-    waivers = parse_waivers(val(WAIVERS_KEY), waiver_lines)
-    max_days, problem = parse_max_days(val(MAX_DAYS_KEY))
+            caps = None  # the model refuses the stack (it reads the same key)
+    where = positions or {}
+    raw = namespace.get(WAIVERS_KEY)
+    lines = [where.get(("config", f"{NAMESPACE}:{WAIVERS_KEY}", i), (None, None))[0]
+             for i in range(len(raw))] if isinstance(raw, list) else None
+    waivers = parse_waivers(raw, lines, parse_text)
+    max_days, problem = parse_max_days(namespace.get(MAX_DAYS_KEY))
     if problem:
         # Reported by policy-waivers-valid like a bad waiver; waivers keep the default limit.
         waivers = (*waivers, _problem_entry(MAX_DAYS_KEY, problem))
     return StackSettings(
         stack=stack,
         source=source,
-        # The model's default: a prod stack pins by digest even when the key is absent (the
-        # gate judged such a stack as dev while the program treated it as prod).
-        require_digests=(_as_bool(val(DIGESTS_KEY)) if val(DIGESTS_KEY) is not None
-                         else str(val("environment") or "dev").strip().lower() == "prod"),
+        require_digests=bool(model.require_digests),
         allowed_capabilities=frozenset(str(c).upper() for c in caps) if caps else None,
         waivers=waivers,
         today=today or dt.datetime.now(dt.UTC).date(),
         waiver_max_days=max_days,
-        **_allowlist_bounds(val("adminAllowlistMinPrefix"), val("adminAllowlistMaxShare")),
+        allowlist_min_prefix=model.edge.admin_allowlist_min_prefix,
+        allowlist_max_share=model.edge.admin_allowlist_max_share,
     )
 
 
-def _allowlist_bounds(min_prefix: Any, max_share: Any) -> dict[str, Any]:
-    """A stack may only narrow the bounds; a value the model would refuse keeps the default
-    here (the program refuses the stack before anything is judged)."""
-    bounds: dict[str, Any] = {}
-    try:
-        if min_prefix is not None and ADMIN_ALLOWLIST_MIN_PREFIX <= int(min_prefix) <= 128:
-            bounds["allowlist_min_prefix"] = int(min_prefix)
-        if max_share is not None and 0 < float(max_share) <= ADMIN_ALLOWLIST_MAX_SHARE_BOUND:
-            bounds["allowlist_max_share"] = float(max_share)
-    except (TypeError, ValueError):
-        pass
-    return bounds
-
-
-def waiver_lines(text: str) -> list[int | None]:
-    """1-based line of each `- ` entry under `rampart:policyWaivers:` in a stack file."""
-    lines = text.splitlines()
-    out: list[int | None] = []
-    inside, indent = False, 0
-    for no, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not inside:
-            if re.match(rf"\s*{NAMESPACE}:{WAIVERS_KEY}\s*:", line):
-                inside, indent = True, len(line) - len(line.lstrip())
-            continue
-        if not stripped or stripped.startswith("#"):
-            continue
-        cur = len(line) - len(line.lstrip())
-        if cur <= indent and not stripped.startswith("-"):
-            break
-        if stripped.startswith("- "):
-            out.append(no)
-    return out
-
-
-def _strict_yaml(text: str, shown: str) -> Any:
-    return stackfile.parse(text, shown)[0]
-
-
-def from_stack_file(
-    path: Path, *, project_file: Path | None = None, today: dt.date | None = None
-) -> StackSettings:
-    """Offline: read `Pulumi.<stack>.yaml` (plus project-level defaults from `Pulumi.yaml`)."""
-    values: dict[str, Any] = {}
-    if project_file and project_file.exists():
-        project = _strict_yaml(
-            stackfile.read_text(project_file, str(project_file), "project file"), str(project_file)
-        ) or {}
-        for key, spec in (project.get("config") or {}).items():
-            # Project config entries are either plain values or {default|value: ...}.
-            if isinstance(spec, Mapping):
-                spec = spec.get("value", spec.get("default"))
-            if spec is not None and ":" in key:
-                values[key] = spec
-    # The one strict reader (infra/stackfile.py): duplicate keys, alias bombs, bad bytes and
-    # wrong types are refused here as they are for the program.
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    if path.exists():
-        values.update(stackfile.read_stack_config(path, str(path)))
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return from_config_values(
-        values, stack=stack, source=str(path), waiver_lines=waiver_lines(text), today=today
-    )
-
-
-def from_pulumi_config() -> StackSettings:
-    """Under the real engine: the stack config the CLI passes to the analyzer process."""
-    import pulumi  # deferred: offline callers and tests never need the engine runtime
-
-    cfg = pulumi.Config(NAMESPACE)
-    values: dict[str, Any] = {}
-    for key in (DIGESTS_KEY, CAPS_KEY, MAX_DAYS_KEY, "environment", "adminAllowlistMinPrefix",
-                "adminAllowlistMaxShare"):
-        raw = cfg.get(key)
-        if raw is not None:
-            values[f"{NAMESPACE}:{key}"] = raw
-    waivers = cfg.get(WAIVERS_KEY)
-    if waivers is not None:
-        values[f"{NAMESPACE}:{WAIVERS_KEY}"] = waivers  # JSON text; YAML parses JSON
-    try:
-        stack = pulumi.get_stack()
-    except Exception:  # noqa: BLE001 - no engine settings yet: the name is cosmetic
-        stack = ""
-    return from_config_values(values, stack=stack)

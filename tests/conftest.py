@@ -1,4 +1,4 @@
-"""Shared fixtures: the one Pulumi mocks fixture (the recording engine of `infra.render`) and
+"""Shared fixtures: the one Pulumi mocks fixture (the recording engine of `infra.offline.engine`) and
 small hand-built platforms for tests that must not depend on the ERP catalog."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from infra import render
 from infra.model.types import (
     EdgeSettings,
     Exposure,
@@ -29,7 +28,9 @@ from infra.model.types import (
     Service,
     Volume,
 )
-from infra.render import Recording, record_stack, run_program
+from infra.offline import engine
+from infra.offline.engine import Recording, run_program
+from infra.offline.render import record_stack
 from infra.secrets.provider import RenderSecretsProvider, SecretsProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,8 +132,7 @@ def record_platform() -> Callable[..., Recording]:
     def record(platform: Platform, secrets: SecretsProvider | None = None,
                stack: str = "test") -> Recording:
         provider = secrets or RenderSecretsProvider()
-        return run_program(lambda: docker.deploy(platform, provider), stack=stack,
-                           secrets=provider)
+        return run_program(lambda: docker.deploy(platform, provider), stack=stack)
 
     return record
 
@@ -140,11 +140,10 @@ def record_platform() -> Callable[..., Recording]:
 @functools.cache
 def stack_platform(stack: str) -> Platform:
     """The model exactly as the program builds it for a committed stack."""
-    from infra import config
-    from infra.model import DEFAULT_CATALOG, build_platform
+    from infra import program
+    from infra import stack as config
 
-    return build_platform(DEFAULT_CATALOG, config.stack_settings(stack, ROOT),
-                          settings_source=f"Pulumi.{stack}.yaml")
+    return program.platform_of(config.load(stack, ROOT))
 
 
 @pytest.fixture(scope="session")
@@ -180,10 +179,10 @@ def recordings(monkeypatch: pytest.MonkeyPatch) -> list[Recording]:
     """Every recording the engine starts, to count the resources a failed run declared."""
     seen: list[Recording] = []
 
-    class Captured(render.Recording):
+    class Captured(engine.Recording):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             seen.append(self)
 
-    monkeypatch.setattr(render, "Recording", Captured)
+    monkeypatch.setattr(engine, "Recording", Captured)
     return seen

@@ -11,17 +11,23 @@ What the Docker target gets from here (wired in `__main__.py`):
 - `command_arguments`: PostgreSQL's archiving settings (archive_mode, archive_timeout and an
   archive_command that copies each finished WAL segment into a spool volume shared with the
   backup job: the official postgres image has no pgBackRest binary);
-- `container_files`: the backup job's script (pg-backup.sh, beside this file) and its
-  policy file (policy.env), uploaded read-only into the job's container; and for the job's
+- `container_files`: the backup engine (the `pgbackrest` role's
+  roles/pgbackrest/files/rampart-pg-backup, the very file the role installs on VMs, uploaded
+  as pg-backup.sh) and its policy file (policy.env), read-only into the job's container; and
+  for the job's
   repository init (a one-shot job it depends on with `completed` that runs minio-init.sh),
   that script, its settings (repository.env: endpoint, bucket, user, repository path, from
   the job's own environment, so the two cannot disagree) and the user's S3 policy
   (policy.json: list the bucket; get, put, delete objects under the repository path).
 
-The job (pg-backup.sh) pushes the spooled segments with `pgbackrest archive-push` and
-deletes each only after pgBackRest accepted it, and runs full and incremental backups on the
-schedule, each verified, with one retry and the rampart_backup_* / pgbackrest_wal_* metrics
-of docs/metrics.md. docs/backups.md describes the whole.
+The engine is POSIX sh because the job's image (pgbackrest in infra/catalog/versions.yaml)
+has no Python. In the container it pushes the spooled segments with `pgbackrest archive-push`
+and deletes each only after pgBackRest accepted it, and runs full and incremental backups on
+the schedule, each verified, with one retry and the rampart_backup_* / pgbackrest_wal_*
+metrics of docs/metrics.md: the same verification, retry and metrics code the role's systemd
+timers run. docs/backups.md describes the whole.
+
+May import: infra.model only (the policy is read from the role's defaults file).
 """
 
 from __future__ import annotations
@@ -39,8 +45,11 @@ from infra.model.errors import ValidationError
 from infra.model.types import Platform, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLE_DEFAULTS = ROOT / "roles" / "pgbackrest" / "defaults" / "main.yml"
-SCRIPT = Path(__file__).resolve().parent / "pg-backup.sh"
+ROLE = ROOT / "roles" / "pgbackrest"
+ROLE_DEFAULTS = ROLE / "defaults" / "main.yml"
+# The one backup engine: the role installs it as /usr/local/sbin/rampart-pg-backup, the Docker
+# target uploads it to SCRIPT_PATH.
+SCRIPT = ROLE / "files" / "rampart-pg-backup"
 INIT_SCRIPT = Path(__file__).resolve().parent / "minio-init.sh"
 
 # Where the job's files land in its container (the catalog's command runs SCRIPT_PATH).
@@ -261,8 +270,8 @@ def postgres_arguments(policy: BackupPolicy, spool: str) -> tuple[str, ...]:
 
 
 def policy_env(policy: BackupPolicy, job: str) -> str:
-    """The job's policy file: shell assignments the script sources. PGBACKREST_* reach
-    pgBackRest as its options; RAMPART_* drive the script."""
+    """The job's policy file: shell assignments the engine sources (its container layout).
+    PGBACKREST_* reach pgBackRest as its options; RAMPART_* drive the engine."""
     def hours(s: Schedule) -> str:
         return " ".join(str(h) for h in s.hours)
 
@@ -445,7 +454,7 @@ def repository_settings(repo: Repository, job: str) -> str:
 
 
 def container_files(platform: Platform, policy: BackupPolicy) -> dict[str, dict[str, str]]:
-    """{job: {container path: content}}: the script and its policy file."""
+    """{job: {container path: content}}: the backup engine and its policy file."""
     script = SCRIPT.read_text(encoding="utf-8")
     files: dict[str, dict[str, str]] = {}
     for j in pgbackrest_jobs(platform):

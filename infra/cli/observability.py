@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infra.cli.errors import INPUT_ERROR, fail
+
+if TYPE_CHECKING:
+    from infra.stack import Stack
 
 # The model and infra.observability (Grafana dashboards, rule builders) are imported by the
 # command that uses them, not by every `rampart` invocation.
@@ -17,33 +19,17 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
                   rich_markup_mode=None)  # help shown literally, as under `rampart`
 
 
-def _decode(raw: Any) -> Any:
-    """Stack-file values arrive as the engine passes them: structured ones JSON-encoded."""
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+def _stack(stack: str | None, settings: Path | None) -> Stack:
+    """The stack (infra/stack, the one reader), or a settings file with the same keys read
+    as strictly as a stack file and parsed the same way."""
+    from infra import stack as stacks
+    from infra.stack.file import read_settings_file
 
-
-def _stack_namespace(stack: str) -> tuple[dict[str, Any], str, Path]:
-    """The stack's `rampart:` namespace via infra/config.py (the one config reader)."""
-    from infra import config
-
-    root = config.project_dir()
-    encoded = config.stack_file_config(stack, root)
-    prefix = f"{config.NAMESPACE}:"
-    namespace = {k[len(prefix) :]: _decode(v) for k, v in encoded.items() if k.startswith(prefix)}
-    return namespace, f"Pulumi.{stack}.yaml", root
-
-
-def _settings_file(path: Path) -> dict[str, Any]:
-    """A YAML mapping shaped like the `rampart:` namespace (for runs without a stack), read
-    as strictly as a stack file (infra/stackfile.py)."""
-    from infra.stackfile import read_settings_file
-
-    return read_settings_file(path, str(path))
+    if stack is not None:
+        return stacks.load(stack)
+    assert settings is not None
+    return stacks.from_values(read_settings_file(settings, str(settings)), source=str(settings),
+                              root=Path.cwd())
 
 
 @app.callback()
@@ -83,26 +69,19 @@ def build(
     replaces those, removes the ones it no longer generates, and refuses to overwrite or
     delete anything else unless --force. Exit 2 with one line naming the file, key or path
     when the settings are invalid or OUT cannot be written (nothing written)."""
-    from infra.model import DEFAULT_CATALOG, build_platform
+    from infra.model import build_platform
     from infra.model.errors import ValidationError
-    from infra.observability import CONFIG_KEYS, build_files, settings_from_stack
+    from infra.observability import build_files
     from infra.observability.rules import alert_names, rule_files
-    from infra.outdir import OutputError, write_files
+    from infra.offline.outdir import OutputError, write_files
 
     if (stack is None) == (settings is None):
         raise fail("give exactly one of --stack or --settings", INPUT_ERROR)
     try:
-        if stack is not None:
-            namespace, source, root = _stack_namespace(stack)
-        else:
-            assert settings is not None
-            namespace, source, root = _settings_file(settings), str(settings), Path.cwd()
-        model_settings = {k: v for k, v in namespace.items() if k not in CONFIG_KEYS}
-        chosen = catalog or (
-            root / namespace["catalog"] if namespace.get("catalog") else DEFAULT_CATALOG
-        )
-        platform = build_platform(chosen, model_settings, settings_source=source)
-        obs = settings_from_stack(namespace, source)
+        parsed = _stack(stack, settings)
+        platform = build_platform(catalog or parsed.catalog, parsed.model,
+                                  settings_source=parsed.source)
+        obs = parsed.observability
     except ValidationError as exc:
         # One line naming file and key; nothing written.
         raise fail(exc, INPUT_ERROR) from None

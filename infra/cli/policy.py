@@ -41,28 +41,23 @@ def check(
 
     Exit 0 when no mandatory rule is violated, 1 when one is, 2 (one line naming the file)
     when the stack cannot be rendered or --out cannot be written."""
-    from infra import config as stack_config
+    from infra import stack as stack_config
     from infra.model.errors import ValidationError
 
     # The stack file first: a broken one is the error to show, whatever else is missing.
     try:
-        stack_config.stack_file_config(stack)
+        stack_config.load(stack)
     except ValidationError as exc:
         raise fail(exc, INPUT_ERROR) from None
-    # The pack lives next to Pulumi.yaml (the Pulumi CLI loads it from there too).
-    pack = stack_config.project_dir() / "policies" / "PulumiPolicy.yaml"
-    if not pack.is_file():
-        raise fail(f"{pack}: no policy pack next to Pulumi.yaml (`rampart policy check` evaluates "
-                   "the project's policies/ directory, as `pulumi preview --policy-pack policies` "
-                   "does)")
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
-    from infra import policy_check
-    from infra.outdir import OutputError, preflight, write_files
+    from infra.edge.traefik import EdgeConfigError
+    from infra.offline import reporters
+    from infra.offline.outdir import OutputError, preflight, write_files
+    from infra.offline.report import check_stack
     from infra.secrets.provider import MissingSecretError
-    from infra.traefik import EdgeConfigError
 
-    if fmt not in policy_check.FORMATS:
-        raise fail(f"unknown format {fmt!r} (choose from {', '.join(policy_check.FORMATS)})",
+    if fmt not in reporters.FORMATS:
+        raise fail(f"unknown format {fmt!r} (choose from {', '.join(reporters.FORMATS)})",
                    INPUT_ERROR)
     if out is not None:
         if out.is_dir() or not out.name:
@@ -73,10 +68,10 @@ def check(
         except OutputError as exc:
             raise fail(exc, INPUT_ERROR) from None
     try:
-        report = policy_check.check_stack(stack)
+        report = check_stack(stack)
     except (ValidationError, EdgeConfigError, MissingSecretError) as exc:
         raise fail(exc, INPUT_ERROR) from None
-    text = policy_check.render(report, fmt)
+    text = reporters.render(report, fmt)
     if out is None:
         sys.stdout.write(text)
     else:

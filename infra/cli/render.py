@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE, fail
+
+if TYPE_CHECKING:
+    from infra.stack import Stack
 
 
 def render(
@@ -37,11 +40,12 @@ def render(
     and nothing written, when the stack must not be deployed or OUT cannot be written; 3
     with --vault when Vault is unavailable."""
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
+    from infra import stack as stacks
+    from infra.edge.traefik import EdgeConfigError
     from infra.model.errors import ValidationError
-    from infra.outdir import OutputError, preflight
-    from infra.render import INDEX, record_stack, summary, write
+    from infra.offline.outdir import OutputError, preflight
+    from infra.offline.render import INDEX, record, summary, write
     from infra.secrets.errors import SecretsError, VaultAccessError, WeakSecretsError
-    from infra.traefik import EdgeConfigError
 
     started = time.perf_counter()
     try:
@@ -49,9 +53,10 @@ def render(
     except OutputError as exc:
         raise fail(exc, INPUT_ERROR) from None
     try:
+        parsed = stacks.load(stack)
         if vault:
-            _vault_preflight(stack)
-        recording = record_stack(stack, vault=vault)
+            _vault_preflight(parsed)
+        recording = record(parsed, vault=vault)
     except (ValidationError, EdgeConfigError) as exc:
         # One line, nothing written: the stack or catalog must be fixed first.
         raise fail(exc, INPUT_ERROR) from None
@@ -85,19 +90,14 @@ def render(
                   f"in {elapsed:.2f} s", markup=False, highlight=False)
 
 
-def _vault_preflight(stack: str) -> None:
+def _vault_preflight(stack: Stack) -> None:
     """With --vault: the address and credentials are checked before the program runs, so
     a missing or unsafe address is an input error (2) and only a Vault that cannot be used
     is "unavailable" (3)."""
-    from infra import config
     from infra.cli.secrets import SecretsInputError, vault_settings
 
-    encoded = config.stack_file_config(stack)
-    addr = encoded.get(f"{config.NAMESPACE}:vaultAddr") or None
-    if not addr and not os.environ.get("VAULT_ADDR"):
+    if not stack.secrets.addr and not os.environ.get("VAULT_ADDR"):
         raise SecretsInputError(
-            f"stack {stack}: no Vault address: set rampart:vaultAddr in Pulumi.{stack}.yaml "
+            f"stack {stack.name}: no Vault address: set rampart:vaultAddr in {stack.source} "
             "or export VAULT_ADDR (secrets come only from Vault; docs/secrets.md)")
-    insecure = str(encoded.get(f"{config.NAMESPACE}:vaultAllowInsecureHttp", "")).lower()
-    vault_settings(addr, encoded.get(f"{config.NAMESPACE}:vaultMount") or None,
-                   insecure == "true")
+    vault_settings(stack.secrets.addr, stack.secrets.mount, stack.secrets.allow_insecure_http)

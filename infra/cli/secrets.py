@@ -30,19 +30,18 @@ from infra.secrets.errors import (
     SecretsError,
     VaultAccessError,
 )
+from infra.secrets.versions import DEFAULT_MAX_VERSIONS
 
 # The commands import what they use when they run: the Vault client (hvac, requests) and the
 # model cost ~0.4 s CPU, which `rampart --help`, `render` and `policy check` never need.
 if TYPE_CHECKING:
     from infra.secrets.plan import SecretSpec
     from infra.secrets.vault import Vault, VaultSettings
+    from infra.stack import Stack
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__,
                   rich_markup_mode=None)  # help shown literally, as `rampart secrets --help`
 T = TypeVar("T")
-# infra.secrets.bootstrap.DEFAULT_MAX_VERSIONS, spelled here so that showing it in --help does
-# not import the Vault client; tests/unit/test_cli_imports.py keeps the two equal.
-DEFAULT_MAX_VERSIONS = 5
 
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Pulumi stack name, e.g. dev.")]
 CatalogOpt = Annotated[
@@ -60,32 +59,27 @@ InsecureOpt = Annotated[
 ]
 
 
-def _stack_config(stack: str) -> tuple[dict[str, str], Path]:
-    """String keys of the stack's `rampart:` namespace (catalog, vaultAddr, vaultMount) from
-    Pulumi.<stack>.yaml, read through infra.config. A stack without its file is refused:
-    secrets are per stack, so a typo must not create a new set in Vault."""
-    from infra import config as stack_config
+def _stack(stack: str) -> Stack:
+    """The stack, read through infra.stack (the one reader). A stack without its file is
+    refused: secrets are per stack, so a typo must not create a new set in Vault."""
+    from infra import stack as stacks
     from infra.model.errors import ValidationError
 
-    root = stack_config.project_dir()
     try:
-        raw = stack_config.stack_file_config(stack, root)
+        return stacks.load(stack)
     except ValidationError as exc:
         raise SecretsInputError(str(exc)) from None
-    prefix = f"{stack_config.NAMESPACE}:"
-    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}, root
 
 
-def _specs(catalog: Path | None, config: dict[str, str], root: Path) -> tuple[SecretSpec, ...]:
-    from infra.model import DEFAULT_CATALOG, build_platform
+def _specs(catalog: Path | None, stack: Stack) -> tuple[SecretSpec, ...]:
+    from infra.model import build_platform
     from infra.model.errors import ValidationError
     from infra.secrets.plan import secret_specs
 
-    source = catalog or (root / config["catalog"] if config.get("catalog") else None)
     try:
         # Only the catalog decides which secrets exist; stack settings (edge, resources) do
         # not, so the platform is built with default settings.
-        platform = build_platform(Path(source) if source else Path(DEFAULT_CATALOG))
+        platform = build_platform(catalog or stack.catalog)
     except ValidationError as exc:
         raise SecretsInputError(str(exc)) from None
     return secret_specs(platform)
@@ -114,11 +108,14 @@ def vault_settings(addr: str | None, mount: str | None, insecure: bool) -> Vault
     return settings
 
 
-def _vault(addr: str | None, mount: str | None, insecure: bool, config: dict[str, str]) -> Vault:
+def _vault(addr: str | None, mount: str | None, insecure: bool, stack: Stack) -> Vault:
+    """The options win over the stack's `rampart:vaultAddr`/`vaultMount`; plain http to a
+    remote Vault is allowed by the option or by the stack's `rampart:vaultAllowInsecureHttp`
+    (what the program's provider honours too)."""
     from infra.secrets.vault import Vault
 
-    settings = vault_settings(addr or config.get("vaultAddr") or None,
-                              mount or config.get("vaultMount") or None, insecure)
+    settings = vault_settings(addr or stack.secrets.addr, mount or stack.secrets.mount,
+                              insecure or stack.secrets.allow_insecure_http)
     return Vault(settings)  # logs in: from here on a VaultAccessError means exit 3
 
 
@@ -175,10 +172,10 @@ def bootstrap_cmd(
 
     def go() -> None:
         validate_stack(stack)
-        config, root = _stack_config(stack)
-        specs = _specs(catalog, config, root)
+        parsed = _stack(stack)
+        specs = _specs(catalog, parsed)
         _max_versions(max_versions)
-        vault = _vault(addr, mount, allow_insecure_http, config)
+        vault = _vault(addr, mount, allow_insecure_http, parsed)
         report = bootstrap(vault, stack, specs, max_versions=max_versions,
                            create_mount=create_mount)
         if report.mount_created:
@@ -210,9 +207,9 @@ def check_cmd(
 
     def go() -> int:
         validate_stack(stack)
-        config, root = _stack_config(stack)
-        specs = _specs(catalog, config, root)
-        vault = _vault(addr, mount, allow_insecure_http, config)
+        parsed = _stack(stack)
+        specs = _specs(catalog, parsed)
+        vault = _vault(addr, mount, allow_insecure_http, parsed)
         findings = check(vault, stack, specs)
         for finding in findings:
             typer.echo(finding.line(vault.mount))
@@ -254,11 +251,11 @@ def rotate_cmd(
 
     def go() -> None:
         validate_stack(stack)
-        config, root = _stack_config(stack)
-        specs = _specs(catalog, config, root)
+        parsed = _stack(stack)
+        specs = _specs(catalog, parsed)
         spec = parse_label(specs, target)
         _max_versions(max_versions)
-        vault = _vault(addr, mount, allow_insecure_http, config)
+        vault = _vault(addr, mount, allow_insecure_http, parsed)
         result = rotate(vault, stack, spec, specs=specs, expected_version=expect_version,
                         max_versions=max_versions)
         if spec.kind in DUAL_VERSION_KINDS:

@@ -8,6 +8,9 @@ package; the only I/O is reading the catalog and versions files named by the cal
 
 Bad input raises `ValidationError` (file, service, field, message), which the CLI maps to
 exit code 2; any other exception is a bug in the model.
+
+May import: infra.secrets.literals (the literal-secret detector) and nothing else of infra;
+every other package imports the model.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from infra.model.build import build
 from infra.model.errors import ValidationError
 from infra.model.images import load_pins
 from infra.model.settings import Settings, parse_settings
-from infra.model.source import display_path, parse_yaml, read_text
+from infra.model.source import display_path, parse_yaml_with_positions, read_text
 from infra.model.types import Platform
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "catalog" / "erp.yaml"
@@ -38,16 +41,18 @@ __all__ = [
 
 def build_platform(
     catalog_path: str | Path,
-    settings: Mapping[str, Any] | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
     *,
     settings_source: str = "<stack config>",
 ) -> Platform:
     """Read the catalog (and the versions file it names), apply the stack settings and the
     hardened defaults, validate, and return the `Platform`."""
-    parsed = parse_settings(settings, settings_source)
+    parsed = settings if isinstance(settings, Settings) else parse_settings(settings,
+                                                                            settings_source)
     path = Path(catalog_path)
     shown = display_path(path)
-    catalog = parse_yaml(read_text(path, shown, "catalog file"), shown)
+    catalog, catalog_positions = parse_yaml_with_positions(
+        read_text(path, shown, "catalog file"), shown)
     versions_name = DEFAULT_VERSIONS_NAME
     if isinstance(catalog, Mapping) and "versions" in catalog:
         versions_name = catalog["versions"]
@@ -59,12 +64,20 @@ def build_platform(
                                   field="versions")
     versions_path = path.parent / versions_name
     versions_shown = display_path(versions_path)
-    versions = parse_yaml(read_text(versions_path, versions_shown, "versions file"),
-                          versions_shown)
-    return build_platform_from_data(
-        catalog, versions, parsed,
-        catalog_file=shown, versions_file=versions_shown, settings_source=settings_source,
-    )
+    versions, versions_positions = parse_yaml_with_positions(
+        read_text(versions_path, versions_shown, "versions file"), versions_shown)
+    try:
+        return build_platform_from_data(
+            catalog, versions, parsed,
+            catalog_file=shown, versions_file=versions_shown, settings_source=settings_source,
+        )
+    except ValidationError as exc:
+        # file:line:column from the parser, for the file the error names.
+        if exc.file == shown:
+            raise exc.located(catalog_positions) from None
+        if exc.file == versions_shown:
+            raise exc.located(versions_positions, by_service=False) from None
+        raise
 
 
 def build_platform_from_data(

@@ -10,6 +10,9 @@ passed through the detector's `redact` here, so a value quoted back by any reade
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from infra.secrets.literals import redact
 
 
@@ -23,15 +26,20 @@ class ValidationError(Exception):
         *,
         service: str | None = None,
         field: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
     ) -> None:
         self.file = str(file)
         self.service = None if service is None else redact(service)
         self.field = None if field is None else redact(field)
         self.message = redact(message)
+        self.line = line  # where the parser saw the key at fault (1-based), when known
+        self.column = column
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        parts = [self.file]
+        parts = [self.file if self.line is None else
+                 f"{self.file}:{self.line}:{self.column or 1}"]
         if self.service is not None:
             parts.append(f"service '{self.service}'")
         if self.field is not None:
@@ -41,8 +49,35 @@ class ValidationError(Exception):
 
     # keep the keyword-only attributes when pickled (pytest-xdist, hypothesis)
     def __reduce__(self):  # type: ignore[override]
-        return (_rebuild, (self.file, self.message, self.service, self.field))
+        return (_rebuild, (self.file, self.message, self.service, self.field, self.line,
+                           self.column))
+
+    def located(self, positions: Mapping[tuple[str | int, ...], tuple[int, int]],
+                *prefix: str | int, by_service: bool = True) -> ValidationError:
+        """This error at the parser's position of its service and field (the deepest key
+        of `prefix` + service path + field path that the file has), when it has none yet.
+        `by_service=False` for files whose fields are full paths (the versions file)."""
+        if self.line is not None or not positions:
+            return self
+        path: list[str | int] = list(prefix)
+        if self.service is not None and by_service:
+            path += ["services", self.service]
+        if self.field:
+            for part in _FIELD_PART.findall(self.field):
+                path.append(int(part[1:-1]) if part.startswith("[") else part)
+        for end in range(len(path), len(prefix), -1):
+            where = positions.get(tuple(path[:end]))
+            if where is not None:
+                return ValidationError(self.file, self.message, service=self.service,
+                                       field=self.field, line=where[0], column=where[1])
+        return self
 
 
-def _rebuild(file: str, message: str, service: str | None, field: str | None) -> ValidationError:
-    return ValidationError(file, message, service=service, field=field)
+# `a.b[2].c` -> a, b, [2], c
+_FIELD_PART = re.compile(r"\[\d+\]|[^.\[\]]+")
+
+
+def _rebuild(file: str, message: str, service: str | None, field: str | None,
+             line: int | None = None, column: int | None = None) -> ValidationError:
+    return ValidationError(file, message, service=service, field=field, line=line,
+                           column=column)

@@ -1,6 +1,6 @@
 """The stack's `rampart:` settings: parsed, checked, defaulted to the owners' figures.
 
-Input is the plain config namespace (camelCase keys) that `infra/config.py` reads; output is
+Input is the plain config namespace (camelCase keys) that `infra/stack/__init__.py` reads; output is
 typed values. Every key is documented in docs/configuration.md — keep the two in step.
 """
 
@@ -122,7 +122,7 @@ def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
 
     depth = f.int_("ipStrategyDepth", 0, minimum=0, maximum=16)
     cors = _cors(f, domain, https_only=prod)
-    allowlist = _allowlist(f)
+    allowlist, min_prefix, max_share = _allowlist(f)
     inflight = f.int_("inflightRequests", d.INFLIGHT_REQUESTS, minimum=1)
     hsts = f.int_("hstsSeconds", d.HSTS_SECONDS, minimum=0)
     if prod and hsts < d.HSTS_SECONDS:
@@ -137,6 +137,7 @@ def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
         login_rate_average=login_average, login_rate_period_s=login_period,
         login_rate_burst=login_burst, ip_strategy_depth=depth, cors_origins=cors,
         admin_allowlist=allowlist, inflight_requests=inflight, hsts_seconds=hsts,
+        admin_allowlist_min_prefix=min_prefix, admin_allowlist_max_share=max_share,
     )
     return Settings(environment=environment, require_digests=require_digests, edge=edge,
                     resources=resources, catalog=catalog, target=target, source=source)
@@ -181,7 +182,7 @@ def _family_share(networks: list[_Net], bits: int) -> float:
     return sum(n.num_addresses for n in ipaddress.collapse_addresses(networks)) / 2**bits
 
 
-def _allowlist(f: Fields) -> tuple[str, ...]:
+def _allowlist(f: Fields) -> tuple[tuple[str, ...], int, float]:
     """Each network at least a /`adminAllowlistMinPrefix` (default /8), and the union of the
     networks at most `adminAllowlistMaxShare` of each address family (default 1/16, i.e.
     sixteen /8s), never all of it: `[0.0.0.0/1, 128.0.0.0/1]` is `0.0.0.0/0` in two
@@ -231,7 +232,7 @@ def _allowlist(f: Fields) -> tuple[str, ...]:
             raise f.fail("adminAllowlist", f"together the networks cover {share:.2%} of "
                                            f"{family}, more than the {max_share:.2%} "
                                            "adminAllowlistMaxShare allows")
-    return tuple(cidrs)
+    return tuple(cidrs), min_prefix, max_share
 
 
 def _resources(f: Fields) -> dict[str, dict[str, float | int]]:

@@ -7,6 +7,7 @@ YAML merge keys (`<<: *anchor`) stay allowed: overriding a merged default is the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,37 @@ from infra.model.reader import show_key
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Key path (mapping keys and sequence indexes from the document root) -> (line, column), both
+# 1-based, of the key (for a mapping entry) or the item (for a sequence entry), as the parser
+# saw it: what messages and SARIF/Markdown reports point at.
+Positions = Mapping[tuple[str | int, ...], tuple[int, int]]
+
+
+def positions(node: yaml.Node | None) -> dict[tuple[str | int, ...], tuple[int, int]]:
+    """Every key's and item's position in a composed document (aliases walked once)."""
+    out: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(node, ())] if node else []
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = (*path, str(key_node.value))
+                out.setdefault(key, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                stack.append((value_node, key))
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                key = (*path, index)
+                out.setdefault(key, (item.start_mark.line + 1, item.start_mark.column + 1))
+                stack.append((item, key))
+    return out
+
+
 def display_path(path: Path) -> str:
     """Relative to the working directory when inside it (stable messages, SARIF locations)."""
     try:
@@ -27,28 +59,42 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_text(path: Path, shown: str, what: str) -> str:
+def read_text(path: Path, shown: str, what: str, max_bytes: int | None = None) -> str:
+    """The file's text, UTF-8 only (the first bad byte's line is named), at most `max_bytes`
+    when given: the one reader of every catalog, versions, stack and settings file."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     except FileNotFoundError:
-        raise ValidationError(shown, f"{what} not found") from None
+        raise ValidationError(shown, f"no such {what}") from None
     except IsADirectoryError:
         raise ValidationError(shown, f"{what} is a directory, not a file") from None
     except OSError as exc:
-        raise ValidationError(shown, f"{what} cannot be read: {exc.strerror}") from None
+        raise ValidationError(shown, f"{what} cannot be read: {exc.strerror or exc}") from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise ValidationError(shown, f"{what} is larger than {max_bytes // 1024} KiB")
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError(shown, f"{what} is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValidationError(shown, f"{what} is not UTF-8 text (byte 0x{raw[exc.start]:02x}) "
+                                     f"(line {line})") from None
 
 
 def parse_yaml(text: str, shown: str) -> Any:
+    return parse_yaml_with_positions(text, shown)[0]
+
+
+def parse_yaml_with_positions(text: str, shown: str) -> tuple[Any, dict[tuple[str | int, ...],
+                                                                      tuple[int, int]]]:
+    """The document and the parser's position of every key and item in it."""
+    loader = _LOADER(text)
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        node = loader.get_single_node()
         if node is None:
-            return None
+            return None, {}
         _refuse_duplicates(node, shown, (), set())
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        return loader.construct_document(node), positions(node)
     except ValidationError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -59,6 +105,8 @@ def parse_yaml(text: str, shown: str) -> Any:
         # ValueError & co: PyYAML's resolver accepts some scalars its constructor chokes on
         # (e.g. out-of-range timestamps); RecursionError: absurdly deep nesting.
         raise ValidationError(shown, f"not valid YAML: {type(exc).__name__}") from None
+    finally:
+        loader.dispose()
 
 
 def _refuse_duplicates(node: yaml.Node, shown: str, path: tuple[str, ...], seen: set[int],

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from infra.model.defaults import ADMIN_ALLOWLIST_MAX_SHARE, ADMIN_ALLOWLIST_MIN_PREFIX
+
 
 class Exposure(enum.StrEnum):
     """Who may reach a service from outside the platform."""
@@ -204,6 +206,9 @@ class EdgeSettings:
     admin_allowlist: tuple[str, ...]  # CIDRs allowed on admin routers
     inflight_requests: int
     hsts_seconds: int
+    # The bounds the admin allowlist was judged against (the policy pack judges with the same).
+    admin_allowlist_min_prefix: int = ADMIN_ALLOWLIST_MIN_PREFIX
+    admin_allowlist_max_share: float = ADMIN_ALLOWLIST_MAX_SHARE
 
 
 @dataclass(frozen=True)

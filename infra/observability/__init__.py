@@ -11,6 +11,9 @@ Layout of the returned paths (mount each top-level directory as a unit):
   grafana/grafana.ini                                       -> /etc/grafana/grafana.ini
   grafana/provisioning/{datasources,dashboards}/rampart.yaml -> /etc/grafana/provisioning
   grafana/dashboards/*.json                                 -> /etc/grafana/dashboards
+
+May import: infra.model, infra.secrets.literals and the project metadata (infra); never the
+stack, the targets or the CLI.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ CONFIG_KEYS = ("alerts", "observability")
 
 def settings_from_stack(namespace: Mapping[str, Any], source: str | None = None) -> Settings:
     """Settings from a stack's whole `rampart:` namespace (keys without the prefix, values
-    decoded), e.g. `StackConfig.settings`. Only `alerts` and `observability` are read.
+    decoded), as infra/stack hands it over. Only `alerts` and `observability` are read.
     `source` (e.g. "Pulumi.prod.yaml") is the file errors name."""
     try:
         return load_settings(namespace.get("alerts"), namespace.get("observability"))

@@ -24,7 +24,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from infra import config as stack_config
+# The checkout holding roles/ (the prometheus role's defaults name the port).
+REPO = Path(__file__).resolve().parents[2]
+
 
 MONITORING_GROUP = "monitoring"
 
@@ -72,7 +74,7 @@ def fetch_targets(url: str, timeout: float = 5.0) -> list[TargetState]:
 
 
 def _role_default(name: str) -> Any:
-    defaults = stack_config.project_dir() / "roles/prometheus/defaults/main.yml"
+    defaults = REPO / "roles/prometheus/defaults/main.yml"
     return yaml.safe_load(defaults.read_text())[name]
 
 

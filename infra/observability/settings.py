@@ -1,6 +1,6 @@
 """Alert thresholds and observability settings, validated.
 
-Stack config arrives as two plain dicts (read by `infra/config.py`, never here):
+Stack config arrives as two plain dicts (read by `infra/stack/__init__.py`, never here):
 `rampart:alerts` (thresholds) and `rampart:observability` (where things are, who is told).
 Every key has the platform owners' figure as its default (DESIGN §1); a value that cannot
 be meant (a ratio above 1, a negative duration, a key we do not know) is an error naming
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from infra import source_url
 from infra.observability.errors import ConfigError
 
 # ---------------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class Settings:
         "10.77.0.13:9100",
         "10.77.0.14:9100",
     )
-    runbook_base_url: str = "https://git.example.com/rampart/rampart/-/blob/main/runbooks"
+    runbook_base_url: str = field(default_factory=lambda: f"{source_url()}/runbooks")
     scrape_interval: int = 30
     evaluation_interval: int = 30
     # False on bare hosts (the `prometheus` role): catalog services have no address there,

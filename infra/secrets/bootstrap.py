@@ -15,8 +15,7 @@ from .plan import SecretSpec, context_words
 from .policies import AppRoleSettings, apply
 from .tls import generate_set, tls_role, tls_sets
 from .vault import Metadata, Vault
-
-DEFAULT_MAX_VERSIONS = 5  # current + previous delivered, three more kept for investigation
+from .versions import DEFAULT_MAX_VERSIONS
 
 
 def validate_max_versions(max_versions: int) -> int:

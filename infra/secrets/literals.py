@@ -42,7 +42,7 @@ What counts as a literal secret (the rules, in the order they are tried):
    `curl -u user:X` / `--user user:X`, `rabbitmqctl add_user|change_password NAME X`,
    `mc alias set NAME URL KEY SECRET`, and OpenSSL's `pass:X` password argument.
 5. **A known default password** anywhere (whole value or argv item): the `rampart secrets`
-   denylist (strength.DENYLIST_EXACT) minus the entries that are ordinary words, user names
+   denylist (weak.DENYLIST_EXACT) minus the entries that are ordinary words, user names
    or product names (`admin`, `postgres`, `guest`, …; see `_ORDINARY`), which are only
    judged in a credential position (rules 1, 3, 4).
 6. **A high-entropy literal**: a run of 20+ characters of the base64/base64url alphabet
@@ -80,6 +80,8 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from infra.secrets.weak import DENYLIST_EXACT, PASSWORD_MIN_BITS, estimated_bits
 
 # Where secret stores mount secret files in containers (infra/model/defaults.SECRETS_DIR).
 SECRET_DIRS: tuple[str, ...] = ("/run/secrets",)
@@ -333,10 +335,6 @@ def _unquote(value: str) -> str:
 
 @functools.cache
 def _denylists() -> tuple[frozenset[str], frozenset[str]]:
-    # Imported on first use: infra.secrets.strength imports infra.model (SecretKind), whose
-    # package imports this module; a top-level import would be circular.
-    from infra.secrets.strength import DENYLIST_EXACT
-
     return DENYLIST_EXACT, DENYLIST_EXACT - _ORDINARY
 
 
@@ -386,12 +384,8 @@ _HEX_RUN = re.compile(rf"(?<![A-Za-z0-9])(?:[0-9a-f]{{{HEX_MIN_LENGTH},}}"
                       rf"|[0-9A-F]{{{HEX_MIN_LENGTH},}})(?![A-Za-z0-9])")
 
 
-@functools.cache
 def _min_bits() -> int:
-    from infra.model.types import SecretKind
-    from infra.secrets.strength import RULES
-
-    return RULES[SecretKind.PASSWORD].min_bits
+    return PASSWORD_MIN_BITS
 
 
 def _class(char: str) -> str:
@@ -409,7 +403,6 @@ def looks_random(run: str) -> bool:
     strings fall apart into one- and two-character pieces). Measured on 213,000 distinct
     tokens (this repository, the standard library, the installed packages): no identifier is
     flagged, and 93 % of random 20-character / 97.5 % of 32-character base62 values are."""
-    from infra.secrets.strength import estimated_bits
 
     alnum = "".join(c for c in run if c.isascii() and c.isalnum())
     if len(alnum) < ENTROPY_MIN_LENGTH or len({_class(c) for c in alnum}) < 2:

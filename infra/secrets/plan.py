@@ -18,7 +18,6 @@ from .errors import PlanError
 _STACK_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Suffix the Pulumi targets use for the rotation-aware second file (jwt_secret_previous).
-PREVIOUS_SUFFIX = "_previous"
 
 
 def validate_stack(stack: str) -> str:

@@ -8,13 +8,14 @@ one cross-secret rule (no value shared between two stored secrets).
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infra.model.types import SecretKind
+
+from .htpasswd import can_verify, htpasswd_verify
+from .weak import DENYLIST_EXACT, PASSWORD_MIN_BITS, estimated_bits
 
 
 @dataclass(frozen=True)
@@ -30,43 +31,12 @@ class Rule:
 # protect every stored hash / every client at once: 128 bits. JWT HS256 keys must carry at
 # least as many bits as the hash output (RFC 7518 §3.2): 256.
 RULES: Mapping[SecretKind, Rule] = {
-    SecretKind.PASSWORD: Rule(min_length=16, min_bits=80),
+    SecretKind.PASSWORD: Rule(min_length=16, min_bits=PASSWORD_MIN_BITS),
     SecretKind.HTPASSWD: Rule(min_length=16, min_bits=80),  # applies to the plaintext password
     SecretKind.PEPPER: Rule(min_length=32, min_bits=128),
     SecretKind.API_KEY: Rule(min_length=24, min_bits=128),
     SecretKind.JWT_SIGNING_KEY: Rule(min_length=32, min_bits=256),
 }
-
-# Exact values (compared lower-cased, trimmed) that are known defaults or classic weak choices.
-# The platform's own leaked defaults first, then vendor defaults of every store it runs.
-DENYLIST_EXACT: frozenset[str] = frozenset(
-    {
-        # the ERP's own defaults, found in its compose files and code
-        "erpgo-secret-pepper-change-in-production", "minio123", "erpgo", "erpgo-secret",
-        "erpgo-jwt-secret", "jwt-secret-change-in-production",
-        # generic
-        "changeme", "change-me", "change_me", "changeit", "password", "passw0rd", "p@ssw0rd",
-        "p@ssword", "password1", "password123", "secret", "secret123", "supersecret",
-        "mysecret", "topsecret", "admin", "admin123", "administrator", "root", "toor", "test",
-        "testing", "default", "letmein", "welcome", "qwerty", "123456", "12345678",
-        "123456789", "1234567890", "abc123", "iloveyou", "dev", "development", "example",
-        "jwtsecret", "jwt_secret", "jwt-secret", "secretkey", "secret-key", "secret_key",
-        "your-secret-key", "your-256-bit-secret", "your_jwt_secret", "pepper", "apikey",
-        "api-key", "api_key",
-        # vendor defaults of the platform's stores and admin UIs
-        "minioadmin",  # MinIO root user/password
-        "guest",  # RabbitMQ guest/guest
-        "postgres", "postgresql",  # postgres image examples
-        "foobared",  # redis.conf example requirepass
-        "elastic",  # Elasticsearch user; "changeme" is its old default password
-        "kibana", "kibanaserver",
-        "temporal",  # temporal docker-compose DB password
-        "zookeeper", "kafka", "kafka-secret", "confluent",
-        "grafana", "prometheus", "alertmanager", "traefik",
-        "eventstore", "redis", "rabbitmq", "minio",
-        "vault", "openbao", "root-token", "s.root",
-    }
-)
 
 # Fragments that make any value weak wherever they appear (compared lower-cased). Only
 # fragments of five characters or more: a random 32-character value contains a given
@@ -78,44 +48,11 @@ DENYLIST_FRAGMENTS: tuple[str, ...] = (
     "qwerty", "qwertz", "azerty", "asdfgh", "zxcvbn", "12345", "54321", "abcdef",
 )
 
-_SYMBOLS = frozenset(string.punctuation + " ")
-_HEX_LOWER = frozenset("0123456789abcdef")
-_HEX_UPPER = frozenset("0123456789ABCDEF")
 # Runs this long of one character or of consecutive code points ("abcdef", "654321") are
 # patterns, not randomness. Six rather than five so that a random 64-hex key (16-symbol
 # alphabet) is flagged less than once in ten thousand.
 _RUN_LIMIT = 6
 _MIN_DISTINCT = 8
-
-
-def estimated_bits(value: str) -> float:
-    """Entropy estimate: length x log2(alphabet), the alphabet being the character classes the
-    value uses (hex counts as 16), shrunk to the distinct characters when there are too few."""
-    if not value:
-        return 0.0
-    chars = set(value)
-    if chars <= set(string.digits):
-        pool = 10
-    elif chars <= _HEX_LOWER or chars <= _HEX_UPPER:
-        pool = 16
-    else:
-        pool = 0
-        if chars & set(string.ascii_lowercase):
-            pool += 26
-        if chars & set(string.ascii_uppercase):
-            pool += 26
-        if chars & set(string.digits):
-            pool += 10
-        if chars & _SYMBOLS:
-            pool += len(_SYMBOLS)
-        if any(ord(c) > 127 for c in chars):
-            pool += 100
-    # A value from a big alphabet that uses far fewer distinct characters than a random draw
-    # of its length would ("aAaA1!aA1!...") is not random: count only what it uses.
-    expected_distinct = pool * (1 - (1 - 1 / pool) ** len(value))
-    if len(chars) < expected_distinct / 2:
-        pool = max(len(chars), 2)
-    return len(value) * math.log2(pool)
 
 
 def _is_repetition(value: str) -> bool:
@@ -215,8 +152,6 @@ def _htpasswd_reasons(entry: str, password: str | None) -> list[str]:
     if password is None:
         reasons.append("has no stored plaintext password to check")
         return reasons
-    from .generate import can_verify, htpasswd_verify
-
     if not can_verify(match["hash"]):
         reasons.append("hash cannot be verified on this machine (libcrypt without bcrypt)")
     elif not htpasswd_verify(password, match["hash"]):

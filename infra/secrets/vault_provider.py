@@ -14,9 +14,7 @@ always exists and the application can accept both without special cases.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 
@@ -24,8 +22,10 @@ from infra.model.types import Platform
 
 from .check import judge
 from .errors import SecretsError, WeakSecretsError
-from .plan import PREVIOUS_SUFFIX, SecretSpec, find_spec, secret_specs, validate_stack
+from .plan import SecretSpec, find_spec, secret_specs, validate_stack
+from .settings import SecretsSettings
 from .vault import Vault, VaultSettings
+from .versions import PREVIOUS_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -98,17 +98,13 @@ class VaultSecretsProvider:
 
 
 def from_stack_settings(platform: Platform, stack: str,
-                        settings: Mapping[str, Any]) -> VaultSecretsProvider:
+                        settings: SecretsSettings) -> VaultSecretsProvider:
     """The loaded provider for a stack: Vault address and mount from the stack's `rampart:`
     settings (`vaultAddr`, `vaultMount`, `vaultAllowInsecureHttp`), credentials from the
     environment (VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID; VAULT_CACERT).
 
     Call it before any resource is created: it raises `VaultAccessError` or `WeakSecretsError`
     (one line naming the address/path or the secrets, never a value)."""
-    insecure = settings.get("vaultAllowInsecureHttp", False)
-    vault_settings = VaultSettings.from_env(
-        addr=settings.get("vaultAddr") or None,
-        mount=settings.get("vaultMount") or None,
-        allow_insecure_http=insecure is True or str(insecure).lower() == "true",
-    )
+    vault_settings = VaultSettings.from_env(addr=settings.addr, mount=settings.mount,
+                                            allow_insecure_http=settings.allow_insecure_http)
     return VaultSecretsProvider(platform, stack, vault_settings).load()

@@ -1,11 +1,8 @@
-"""Ansible's free strategy, run through Mitogen (see _mitogen.py)."""
+"""Ansible's free strategy, run through Mitogen (see _mitogen.py, run by path: Ansible loads
+strategy plugins by file, so this directory is not on the import path and is not put there)."""
 
-from __future__ import annotations
+import runpy
+from pathlib import Path
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _mitogen import strategy_class  # noqa: E402
-
-StrategyModule = strategy_class("free")
+_shim = runpy.run_path(str(Path(__file__).with_name("_mitogen.py")))
+StrategyModule = _shim["strategy_class"]("free")

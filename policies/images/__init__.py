@@ -1,1 +1,4 @@
-"""Image references: what runs is exactly what was reviewed."""
+"""Image references: what runs is exactly what was reviewed.
+
+May import: policies.core (the rule API) and the pack's own helpers; nothing outside the pack.
+"""

@@ -120,7 +120,7 @@ def _names(resource: Resource) -> set[str]:
             if n}
 
 
-def problems(waiver: Any, resources: Sequence[Resource], known: set[str]) -> list[str]:
+def problems(waiver: Any, resources: Sequence[Resource], known: frozenset[str]) -> list[str]:
     """Everything wrong with one (judged) waiver, given the stack's resources."""
     found = list(waiver.problems)
     if waiver.rule and waiver.rule not in known:
@@ -141,9 +141,7 @@ def problems(waiver: Any, resources: Sequence[Resource], known: set[str]) -> lis
 
 
 def check_valid(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
-    from policies.registry import rule_names  # the registry imports this module
-
-    known = rule_names()
+    known = ctx.rule_names
     for waiver in ctx.waivers:
         found = problems(waiver, resources, known)
         if not found:
@@ -156,9 +154,7 @@ def check_valid(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding
 
 
 def check_in_force(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
-    from policies.registry import rule_names  # the registry imports this module
-
-    known = rule_names()
+    known = ctx.rule_names
     for waiver in ctx.waivers:
         if not problems(waiver, resources, known) and not waiver.expired(ctx.today):
             yield Finding(

@@ -1,1 +1,4 @@
-"""Network exposure: the edge proxy is the only way in."""
+"""Network exposure: the edge proxy is the only way in.
+
+May import: policies.core (the rule API) and the pack's own helpers; nothing outside the pack.
+"""

@@ -23,7 +23,7 @@ Which commands read each class's input, and the exit code expected (README, exit
 - literal-secret in the Vault address: secrets check, the one reader of `rampart:vaultAddr`
   without `--vault`; exit 2.
 - bad-stack-file, unknown-stack: all four (every command reads the stack file through
-  infra/stackfile.py); exit 2.
+  infra/stack/file.py); exit 2.
 - waiver: policy check only; exit 1. Waivers are the pack's: the model ignores them, so the
   pack is the judge and reports a bad waiver as a mandatory violation.
 - unsafe-out: render, policy check (`--out FILE`), observability build (`secrets` writes no
@@ -738,7 +738,7 @@ def _insert_lines(text: str, new: list[str], position: str) -> tuple[str, int]:
 
 def bad_stack_cases() -> list[Case]:
     rng = _rng("bad-stack-file")
-    from infra.stackfile import KNOWN_TYPES  # the keys the product declares typed
+    from infra.stack.file import KNOWN_TYPES  # the keys the product declares typed
 
     base_text = dump_yaml(stack_document("dev"))
     cases: list[Case] = []

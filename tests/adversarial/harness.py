@@ -2,7 +2,7 @@
 recording stand-in for Vault, tree snapshots, and the contract every refusal must meet.
 
 The CLI finds its project as the working directory (or a parent) holding `Pulumi.yaml`
-(infra/config.py `project_dir`), so each case gets its own copy of the project files in an
+(infra/stack/__init__.py `project_dir`), so each case gets its own copy of the project files in an
 "arena" and runs with the arena's project as working directory; `HOME` and the temporary
 directory point into the arena too, so whatever a run writes anywhere is inside the tree that
 is snapshotted and searched for canaries.
@@ -137,7 +137,7 @@ def prepare_out(arena: Arena, case: c.Case, command: str,
                 own_files: dict[str, list[str]]) -> tuple[Path, str]:
     """Build the case's unsafe --out in the arena; return the --out argument and the path the
     refusal must name."""
-    from infra.outdir import FORMAT, MANIFEST
+    from infra.offline.outdir import FORMAT, MANIFEST
 
     assert case.out is not None
     kind, pick = case.out.kind, case.out.pick

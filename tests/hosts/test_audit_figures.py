@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra import audit as auditing
-from infra.cli.audit import verdict
+from infra.hosts import audit as auditing
 from infra.lab.playbook import PlaybookRun
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,5 +41,5 @@ def test_ssh_audit_has_no_failure_and_no_warning(report: dict[str, Any]) -> None
 
 
 def test_lynis_index_meets_the_bar_on_every_host(report: dict[str, Any]) -> None:
-    problems = verdict(report, MIN_LYNIS_INDEX)
+    problems = auditing.verdict(report, MIN_LYNIS_INDEX)
     assert not problems, f"{problems}; per-host details in {REPORT}"

@@ -10,7 +10,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,14 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from observability.cases import render_test_files, rules_for_unit_tests
+from observability.sample import sample_platform
 
 from infra.model import DEFAULT_CATALOG, build_platform
 from infra.observability import build_files, load_settings, to_yaml
 from infra.observability.grafana import TEMPLATE_STANDINS, dashboard_queries
-
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for tests/observability
-from observability.cases import render_test_files, rules_for_unit_tests  # noqa: E402
-from observability.sample import sample_platform  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

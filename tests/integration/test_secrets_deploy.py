@@ -28,10 +28,10 @@ import hvac
 import pytest
 from typer.testing import CliRunner
 
-import infra.render as render
 from infra.cli.errors import CHECK_FAILED, INPUT_ERROR, UNAVAILABLE
 from infra.cli.main import app
 from infra.model.types import Platform
+from infra.offline import engine
 from infra.secrets.bootstrap import bootstrap
 from infra.secrets.plan import find_spec, secret_specs
 from infra.secrets.rotate import rotate
@@ -94,7 +94,7 @@ def render_vault(project: Path, stack: str, out: Path, env: dict[str, str],
                               env=clean)
 
 
-def assert_refused(result: Any, out: Path, recordings: list[render.Recording], code: int,
+def assert_refused(result: Any, out: Path, recordings: list[engine.Recording], code: int,
                    *fragments: str) -> str:
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -115,7 +115,7 @@ def assert_refused(result: Any, out: Path, recordings: list[render.Recording], c
 
 def test_render_with_vault_reads_every_secret_and_shows_only_secret(
         bao: Any, dev_platform: Platform, unique_stack: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, recordings: list[render.Recording]) -> None:
+        monkeypatch: pytest.MonkeyPatch, recordings: list[engine.Recording]) -> None:
     vault = admin(bao)
     bootstrap(vault, unique_stack, secret_specs(dev_platform))
     project = make_project(tmp_path / "p", unique_stack)
@@ -129,7 +129,7 @@ def test_render_with_vault_reads_every_secret_and_shows_only_secret(
     text = "\n".join(rendered.values())
     assert "render-placeholder" not in text, "the render stand-in was used instead of Vault"
     secret_files = {ref.file for s in dev_platform.services for ref in s.secrets}
-    assert text.count(render.REDACTED) >= len(secret_files)
+    assert text.count(engine.REDACTED) >= len(secret_files)
 
 
 # --- refused before the first resource -----------------------------------------------------
@@ -137,7 +137,7 @@ def test_render_with_vault_reads_every_secret_and_shows_only_secret(
 
 def test_missing_secrets_refuse_the_deploy(bao: Any, unique_stack: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch,
-                                           recordings: list[render.Recording]) -> None:
+                                           recordings: list[engine.Recording]) -> None:
     project = make_project(tmp_path / "p", unique_stack)  # nothing bootstrapped
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out,
@@ -148,7 +148,7 @@ def test_missing_secrets_refuse_the_deploy(bao: Any, unique_stack: str, tmp_path
 
 def test_weak_secret_refuses_the_deploy_naming_it(
         bao: Any, dev_platform: Platform, unique_stack: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, recordings: list[render.Recording]) -> None:
+        monkeypatch: pytest.MonkeyPatch, recordings: list[engine.Recording]) -> None:
     vault = admin(bao)
     specs = secret_specs(dev_platform)
     bootstrap(vault, unique_stack, specs)
@@ -168,7 +168,7 @@ def test_weak_secret_refuses_the_deploy_naming_it(
 
 def test_vault_down_refuses_the_deploy(unique_stack: str, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch,
-                                       recordings: list[render.Recording]) -> None:
+                                       recordings: list[engine.Recording]) -> None:
     with socket.socket() as sock:  # a loopback port nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
         addr = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -182,7 +182,7 @@ def test_vault_down_refuses_the_deploy(unique_stack: str, tmp_path: Path,
 def test_sealed_vault_refuses_the_deploy(bao_private: Any, dev_platform: Platform,
                                          unique_stack: str, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch,
-                                         recordings: list[render.Recording]) -> None:
+                                         recordings: list[engine.Recording]) -> None:
     bootstrap(admin(bao_private), unique_stack, secret_specs(dev_platform))
     hvac.Client(url=bao_private.addr, token=bao_private.root_token).sys.seal()
     project = make_project(tmp_path / "p", unique_stack,
@@ -197,7 +197,7 @@ def test_sealed_vault_refuses_the_deploy(bao_private: Any, dev_platform: Platfor
 def test_forbidden_token_refuses_the_deploy(bao: Any, dev_platform: Platform,
                                             unique_stack: str, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch,
-                                            recordings: list[render.Recording]) -> None:
+                                            recordings: list[engine.Recording]) -> None:
     bootstrap(admin(bao), unique_stack, secret_specs(dev_platform))
     root = hvac.Client(url=bao.addr, token=bao.root_token)
     weak = root.auth.token.create(policies=["default"], ttl="5m")["auth"]["client_token"]
@@ -210,7 +210,7 @@ def test_forbidden_token_refuses_the_deploy(bao: Any, dev_platform: Platform,
 
 def test_wrong_mount_refuses_the_deploy(bao: Any, dev_platform: Platform, unique_stack: str,
                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        recordings: list[render.Recording]) -> None:
+                                        recordings: list[engine.Recording]) -> None:
     bootstrap(admin(bao), unique_stack, secret_specs(dev_platform))
     project = make_project(tmp_path / "p", unique_stack,
                            f"  rampart:vaultAddr: {bao.addr}\n  rampart:vaultMount: nope\n")
@@ -223,7 +223,7 @@ def test_wrong_mount_refuses_the_deploy(bao: Any, dev_platform: Platform, unique
 
 def test_stack_without_any_vault_address_is_refused(unique_stack: str, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
-                                                    recordings: list[render.Recording]) -> None:
+                                                    recordings: list[engine.Recording]) -> None:
     project = make_project(tmp_path / "p", unique_stack)
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {}, monkeypatch)
@@ -233,7 +233,7 @@ def test_stack_without_any_vault_address_is_refused(unique_stack: str, tmp_path:
 
 def test_unknown_stack_is_refused_before_vault(bao: Any, unique_stack: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch,
-                                               recordings: list[render.Recording]) -> None:
+                                               recordings: list[engine.Recording]) -> None:
     project = make_project(tmp_path / "p", unique_stack)
     out = tmp_path / "out"
     result = render_vault(project, f"{unique_stack}x", out,
@@ -246,7 +246,7 @@ def test_unknown_stack_is_refused_before_vault(bao: Any, unique_stack: str, tmp_
 def test_stack_without_vault_credentials_is_refused(bao: Any, unique_stack: str,
                                                     tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
-                                                    recordings: list[render.Recording]) -> None:
+                                                    recordings: list[engine.Recording]) -> None:
     project = make_project(tmp_path / "p", unique_stack, f"  rampart:vaultAddr: {bao.addr}\n")
     out = tmp_path / "out"
     result = render_vault(project, unique_stack, out, {}, monkeypatch)

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-import infra.render as render
 from infra.model.types import Platform
+from infra.offline import engine, render
 from infra.secrets.bootstrap import bootstrap
 from infra.secrets.errors import WeakSecretsError
 from infra.secrets.plan import find_spec, secret_specs
 from infra.secrets.rotate import rotate
+from infra.secrets.settings import SecretsSettings
 from infra.secrets.vault import Vault, VaultSettings
 from infra.secrets.vault_provider import VaultSecretsProvider, from_stack_settings
 
@@ -36,7 +37,7 @@ def _stored_values(vault: Vault, stack: str, platform: Platform) -> list[str]:
 
 def test_vault_secrets_reach_the_target_only_as_secrets(
         bao: Any, dev_platform: Platform, unique_stack: str, tmp_path: Path,
-        record_platform: Callable[..., render.Recording]) -> None:
+        record_platform: Callable[..., engine.Recording]) -> None:
     vault = Vault(VaultSettings(addr=bao.addr, token=bao.root_token))
     specs = secret_specs(dev_platform)
     bootstrap(vault, unique_stack, specs)
@@ -55,7 +56,7 @@ def test_vault_secrets_reach_the_target_only_as_secrets(
     for value in values:
         assert value not in rendered, "a Vault value reached a rendered file"
         assert value not in dumped, "a Vault value reached a resource input unredacted"
-    assert rendered.count(render.REDACTED) >= len(specs), "secret uploads should show [secret]"
+    assert rendered.count(engine.REDACTED) >= len(specs), "secret uploads should show [secret]"
 
 
 def test_weak_secret_stops_the_program_before_any_resource(
@@ -72,21 +73,21 @@ def test_weak_secret_stops_the_program_before_any_resource(
     planted = "erpgo-secret-pepper-change-in-production"
     vault.write(path, {"value": planted}, cas=meta.current_version)
     monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
-    recordings: list[render.Recording] = []
+    recordings: list[engine.Recording] = []
 
-    class Captured(render.Recording):
+    class Captured(engine.Recording):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             recordings.append(self)
 
-    monkeypatch.setattr(render, "Recording", Captured)
+    monkeypatch.setattr(engine, "Recording", Captured)
 
     def program() -> None:  # the order __main__.py must keep: load secrets, then deploy
-        secrets = from_stack_settings(dev_platform, unique_stack, {"vaultAddr": bao.addr})
+        secrets = from_stack_settings(dev_platform, unique_stack, SecretsSettings(addr=bao.addr))
         docker.deploy(dev_platform, secrets)
 
     with pytest.raises(Exception) as info:
-        render.run_program(program, stack=unique_stack)
+        engine.run_program(program, stack=unique_stack)
     error = info.value
     while not isinstance(error, WeakSecretsError) and error.__cause__ is not None:
         error = error.__cause__  # type: ignore[assignment]

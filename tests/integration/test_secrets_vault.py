@@ -31,10 +31,11 @@ from infra.secrets.errors import (
     VaultAccessError,
     WeakSecretsError,
 )
-from infra.secrets.generate import htpasswd_verify
+from infra.secrets.htpasswd import htpasswd_verify
 from infra.secrets.plan import SecretSpec, parse_label, secret_specs
 from infra.secrets.policies import deployer_policy_name, policy_name
 from infra.secrets.rotate import rotate
+from infra.secrets.settings import SecretsSettings
 from infra.secrets.strength import check_value
 from infra.secrets.vault import Vault, VaultSettings, check_address
 from infra.secrets.vault_provider import VaultSecretsProvider
@@ -257,7 +258,7 @@ def test_check_fails_naming_weak_secret_never_its_value(
 
 def test_check_fails_on_weak_htpasswd_password(bao: Any, stack: Stack,
                                                run_cli: Callable[..., Any]) -> None:
-    from infra.secrets.generate import htpasswd_hash
+    from infra.secrets.htpasswd import htpasswd_hash
 
     stack.plant("traefik/DASHBOARD_HTPASSWD", f"admin:{htpasswd_hash('admin')}",
                 username="admin", password="admin")  # noqa: S106 - the weak value under test
@@ -685,9 +686,9 @@ def test_provider_answers_the_docker_targets_calls(bao: Any, stack: Stack, platf
     for var in VAULT_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
-    provider = from_stack_settings(platform, stack.name, {"vaultAddr": bao.addr})
+    provider = from_stack_settings(platform, stack.name, SecretsSettings(addr=bao.addr))
     rotate(stack.vault, stack.name, stack.spec("auth/JWT_SECRET"))
-    fresh = from_stack_settings(platform, stack.name, {"vaultAddr": bao.addr})
+    fresh = from_stack_settings(platform, stack.name, SecretsSettings(addr=bao.addr))
     jwt_now = stack.vault.read(stack.path("auth/JWT_SECRET"))
     jwt_before = stack.vault.read(stack.path("auth/JWT_SECRET"), version=1)
     assert jwt_now is not None and jwt_before is not None
@@ -702,4 +703,4 @@ def test_provider_answers_the_docker_targets_calls(bao: Any, stack: Stack, platf
     assert seen["jwt_previous"] == (jwt_before.value, True)
     assert provider.version("auth", "JWT_SECRET") == 1 and fresh.version("auth", "JWT_SECRET") == 2
     with pytest.raises(InsecureAddressError):
-        from_stack_settings(platform, stack.name, {"vaultAddr": "http://10.9.9.9:8200"})
+        from_stack_settings(platform, stack.name, SecretsSettings(addr="http://10.9.9.9:8200"))

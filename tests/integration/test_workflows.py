@@ -576,8 +576,8 @@ def check_pulumi_preview(inputs: Mapping[str, str], env: Mapping[str, str], run:
     """No Pulumi CLI here: check what `pulumi preview` would get instead. Its program must be
     able to read every secret of the stack from the Vault named in the environment, as the
     deployer, and nothing more."""
-    from infra import config
-    from infra.model import DEFAULT_CATALOG, build_platform
+    from infra import stack as config
+    from infra.model import build_platform
     from infra.secrets.errors import VaultAccessError
     from infra.secrets.plan import secret_specs
     from infra.secrets.vault import Vault, VaultSettings
@@ -606,9 +606,7 @@ def check_pulumi_preview(inputs: Mapping[str, str], env: Mapping[str, str], run:
         f"the program cannot read stack {stack}'s secrets with the environment handed to " \
         f"the action: render --vault exit {proc.returncode}: {proc.stderr.strip()[-1500:]}"
 
-    settings = config.stack_settings(stack, run.workspace)
-    catalog = run.workspace / settings["catalog"] if settings.get("catalog") else DEFAULT_CATALOG
-    specs = secret_specs(build_platform(catalog))
+    specs = secret_specs(build_platform(config.load(stack, run.workspace).catalog))
     vault = Vault(VaultSettings.from_env(env))
     for spec in specs:
         stored = vault.read(spec.path(stack))

@@ -1,4 +1,5 @@
-"""infra/audit.py without hosts: waivers, Lynis log/report parsing, ssh-audit counting, verdict."""
+"""infra/hosts/audit.py without hosts: waivers, Lynis log/report parsing, ssh-audit counting,
+verdict."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import audit
-from infra.cli.audit import verdict
+from infra.hosts import audit
+from infra.hosts.audit import verdict
 
 pytestmark = pytest.mark.unit
 

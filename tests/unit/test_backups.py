@@ -17,7 +17,7 @@ import yaml
 
 from infra import backups
 from infra.model.errors import ValidationError
-from infra.render import run_program
+from infra.offline.engine import run_program
 from infra.secrets.provider import RenderSecretsProvider
 from infra.targets import docker as target
 
@@ -129,7 +129,7 @@ def _docker_render(platform: Any, policy: backups.BackupPolicy) -> dict[str, Any
     rec = run_program(lambda: target.deploy(
         platform, provider, config_files=backups.container_files(platform, policy),
         command_arguments=backups.command_arguments(platform, policy)),
-        stack="test", secrets=provider)
+        stack="test")
     pg = rec.get(CONTAINER, f"{platform.name}-postgres-container").inputs
     job = rec.get(CONTAINER, f"{platform.name}-pg-backup-container").inputs
     uploads = {u["file"]: u["content"] for u in job["uploads"]}
@@ -177,3 +177,23 @@ def test_a_job_without_its_spool_is_refused(dev_platform: Any) -> None:
         backups.pgbackrest_jobs(platform)
     assert (info.value.service, info.value.field) == ("pg-backup", "volumes"), str(info.value)
     assert "/var/spool/pgbackrest-wal" in str(info.value)
+
+
+def test_one_engine_for_the_role_and_the_docker_target() -> None:
+    """The file the role installs as /usr/local/sbin/rampart-pg-backup is the file the Docker
+    target uploads, in a language the job's image runs (sh: it has no Python); no second
+    copy exists. Its behaviour is tests/integration/test_pg_backup_engine.py."""
+    install = yaml.safe_load((ROLE / "tasks" / "install.yml").read_text(encoding="utf-8"))
+    (task,) = [t for t in install if "rampart-pg-backup" in t.get("loop", ())]
+    copy = task["ansible.builtin.copy"]
+    assert (copy["src"], copy["dest"]) == ("{{ item }}", "/usr/local/sbin/{{ item }}"), task
+    assert backups.SCRIPT == ROLE / "files" / "rampart-pg-backup"
+    assert backups.SCRIPT.read_text(encoding="utf-8").startswith("#!/bin/sh\n")
+    units = {name: (ROLE / "templates" / name).read_text(encoding="utf-8")
+             for name in ("rampart-pg-backup@.service.j2",
+                          "rampart-pgbackrest-wal-metrics.service.j2")}
+    for name, text in units.items():
+        assert "ExecStart=/usr/local/sbin/rampart-pg-backup " in text, name
+    engines = [p for top in ("infra", "roles") for p in (backups.ROOT / top).rglob("*")
+               if p.name in ("pg-backup.sh", "rampart-pg-backup", "rampart-pg-backup.py")]
+    assert engines == [backups.SCRIPT], engines

@@ -7,6 +7,7 @@ unavailable. Every command is walked from the typer app, so a new command is cov
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -161,15 +162,15 @@ def test_render_exit_codes(tmp_path, closed_port, monkeypatch):
                     2, "refusing plain http")
     assert not (tmp_path / "x").exists()
 
-    from infra import render as rendering
     from infra.cli import render as cli
+    from infra.offline import render as rendering
     from infra.secrets.errors import WeakSecretsError
 
     def weak(*args: Any, **kwargs: Any) -> None:
         raise WeakSecretsError(["auth/JWT_SECRET (too short)"])
 
     monkeypatch.setattr(cli, "_vault_preflight", lambda stack: None)
-    monkeypatch.setattr(rendering, "record_stack", weak)
+    monkeypatch.setattr(rendering, "record", weak)
     assert_one_line(invoke(["render", "--stack", "dev", "--vault", "--out",
                             str(tmp_path / "x")]), 1, "auth/JWT_SECRET")
 
@@ -178,15 +179,15 @@ def test_render_exit_codes(tmp_path, closed_port, monkeypatch):
 
 
 def test_policy_check_exit_codes(tmp_path, monkeypatch):
-    from infra import policy_check
+    from infra.offline import report, reporters
 
     assert invoke(["policy", "check", "--stack", "prod"]).exit_code == 0
     assert_one_line(invoke(["policy", "check", "--stack", "prdo"]), 2, "Pulumi.prdo.yaml")
     assert_one_line(invoke(["policy", "check", "--stack", "dev", "--format", "html"]), 2,
                     "unknown format")
-    monkeypatch.setattr(policy_check, "check_stack",
+    monkeypatch.setattr(report, "check_stack",
                         lambda stack: SimpleNamespace(exit_code=1))
-    monkeypatch.setattr(policy_check, "render", lambda report, fmt: "MANDATORY x\n")
+    monkeypatch.setattr(reporters, "render", lambda report, fmt: "MANDATORY x\n")
     assert invoke(["policy", "check", "--stack", "dev"]).exit_code == 1
 
 
@@ -298,7 +299,7 @@ def _host(index: int | None, error: str | None = None) -> dict[str, Any]:
     ({"web1": _host(None, "UNREACHABLE [ssh]"), "db1": _host(None, "unreachable")}, 3),
 ], ids=["ok", "below-bar", "one-host-down", "lab-down"])
 def test_audit_exit_codes(tmp_path, monkeypatch, hosts, code):
-    from infra import audit as auditing
+    from infra.hosts import audit as auditing
 
     monkeypatch.setattr(auditing, "audit", lambda **kw: {
         "inventory": "inventories/lab", "date": "2026-01-01", "hosts": hosts,
@@ -310,7 +311,7 @@ def test_audit_exit_codes(tmp_path, monkeypatch, hosts, code):
 
 
 def test_audit_input_error_exits_2(tmp_path, monkeypatch):
-    from infra import audit as auditing
+    from infra.hosts import audit as auditing
 
     def bad(**kw: Any) -> None:
         raise auditing.AuditError("waivers/lynis.yml: waivers[0] is not a mapping")
@@ -380,7 +381,7 @@ OUT_COMMANDS = {
 @pytest.mark.parametrize("where", list(UNWRITABLE))
 @pytest.mark.parametrize("command", list(OUT_COMMANDS))
 def test_an_unwritable_out_is_one_line_exit_2(tmp_path, monkeypatch, command, where):
-    from infra import audit as auditing
+    from infra.hosts import audit as auditing
 
     monkeypatch.setattr(auditing, "audit", lambda **kw: pytest.fail("audit ran"))
     blocker = tmp_path / "blocker"
@@ -395,7 +396,7 @@ def test_an_unwritable_out_is_one_line_exit_2(tmp_path, monkeypatch, command, wh
 
 @pytest.mark.parametrize("command", ["policy check", "audit"])
 def test_a_report_out_that_is_a_directory_is_refused(tmp_path, monkeypatch, command):
-    from infra import audit as auditing
+    from infra.hosts import audit as auditing
 
     monkeypatch.setattr(auditing, "audit", lambda **kw: pytest.fail("audit ran"))
     args = {"policy check": ["policy", "check", "--stack", "dev", "--out", str(tmp_path)],
@@ -428,3 +429,34 @@ def test_a_real_process_prints_one_line_and_no_traceback(tmp_path):
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr + done.stdout
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "bootstrap"])
+def test_secrets_honour_the_stacks_insecure_http_setting(tmp_path, monkeypatch, command):
+    """`rampart secrets` judges the Vault address by the same stack section as the program's
+    provider: a stack that allows plain http to its (non-loopback) Vault is not refused for
+    it, and one that does not is refused before anything is contacted."""
+    from infra.cli import secrets as cli
+    from infra.secrets import vault as vault_module
+
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    monkeypatch.chdir(tmp_path)
+    seen = []
+
+    class NoNetwork:  # stands in for the Vault client: nothing leaves the machine
+        def __init__(self, settings: Any) -> None:
+            seen.append(settings)
+            raise VaultAccessError("stand-in: not contacted")
+
+    from infra.secrets.errors import VaultAccessError
+
+    monkeypatch.setattr(vault_module, "Vault", NoNetwork)
+    env = {"VAULT_TOKEN": "t"}
+    base = "config:\n  rampart:vaultAddr: http://vault.internal.example:8200\n"
+    (tmp_path / "Pulumi.lax.yaml").write_text(base + "  rampart:vaultAllowInsecureHttp: true\n")
+    (tmp_path / "Pulumi.strict.yaml").write_text(base)
+    assert_one_line(invoke(["secrets", command, "--stack", "lax"], env), 3, "not contacted")
+    assert seen and seen[-1].allow_insecure_http is True
+    assert_one_line(invoke(["secrets", command, "--stack", "strict"], env), 2,
+                    "refusing plain http")
+    assert cli.SecretsInputError.exit_code == 2

@@ -1,15 +1,19 @@
-"""Stack configuration: one reader, the same values under the engine and for the render."""
+"""The stack, read once (infra/stack): one `Stack` from the stack file or from the engine's
+config, the same values either way, and every consumer judging it alike."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from infra import config
+from infra import program
+from infra import stack as config
 from infra.model.errors import ValidationError
-from infra.render import record_stack, run_program
+from infra.offline.engine import run_program
+from infra.offline.render import record, record_stack
 
 pytestmark = pytest.mark.unit
 
@@ -24,49 +28,72 @@ def _project(tmp_path: Path, stack_yaml: str, stack: str = "t") -> Path:
     return tmp_path
 
 
-def test_stack_file_is_encoded_like_the_engine_does():
-    encoded = config.stack_file_config("dev", ROOT)
+def test_stack_is_encoded_like_the_engine_does():
+    encoded = config.engine_config(config.load("dev", ROOT))
     assert encoded["rampart:target"] == "docker"
     assert encoded["rampart:corsOrigins"] == '["https://app.erp.localhost"]'
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_engine_reads_back_what_the_stack_file_says(stack):
+def _from_engine(stack: str, encoded: dict[str, str], root: Path = ROOT) -> config.Stack:
     seen = {}
 
-    def program():
-        seen["cfg"] = config.load(ROOT)
+    def program_() -> None:
+        seen["stack"] = config.from_engine(root)
 
-    run_program(program, stack=stack, config=config.stack_file_config(stack, ROOT))
-    loaded = seen["cfg"]
-    assert loaded.stack == stack
-    assert loaded.target == "docker"
-    assert loaded.source == f"Pulumi.{stack}.yaml"
-    assert loaded.settings == config.stack_settings(stack, ROOT), \
-        f"Pulumi.{stack}.yaml: settings differ between render and engine paths"
+    run_program(program_, stack=stack, config=encoded)
+    return seen["stack"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_engine_reads_back_what_the_stack_file_says(stack):
+    from_file = config.load(stack, ROOT)
+    loaded = _from_engine(stack, config.engine_config(from_file))
+    assert (loaded.name, loaded.target, loaded.source) == (stack, "docker", f"Pulumi.{stack}.yaml")
+    for section in ("values", "model", "secrets", "observability"):
+        assert getattr(loaded, section) == getattr(from_file, section), \
+            f"Pulumi.{stack}.yaml: {section} differs between the file and the engine"
+    # The same policy section; only the file knows where each waiver is written.
+    def unlocated(policy):
+        return dataclasses.replace(policy, source=None, today=from_file.policy.today,
+                                   waivers=tuple(dataclasses.replace(w, line=None)
+                                                 for w in policy.waivers))
+
+    assert unlocated(loaded.policy) == unlocated(from_file.policy), "policy section differs"
+    assert all(w.line for w in from_file.policy.waivers), "waiver positions from the parser"
 
 
 def test_strings_that_look_like_numbers_stay_strings():
-    seen = {}
-
-    def program():
-        seen["cfg"] = config.load(ROOT)
-
-    run_program(program, stack="t", config={"rampart:domain": "123", "rampart:hstsSeconds": "5"})
-    assert seen["cfg"].settings == {"domain": "123", "hstsSeconds": 5}
+    stack = config.from_values({"rampart:domain": "erp.example.com", "rampart:hstsSeconds": "5",
+                                "rampart:acmeEmail": "1@example.com"})
+    assert stack.values["hstsSeconds"] == 5 and stack.model.edge.hsts_seconds == 5
+    assert isinstance(stack.values["acmeEmail"], str)
 
 
 def test_catalog_path_is_relative_to_the_project(tmp_path):
-    cfg = config.StackConfig(stack="t", target="docker", settings={"catalog": "c/x.yaml"},
-                             source="Pulumi.t.yaml", project_dir=tmp_path)
-    assert cfg.catalog == tmp_path / "c" / "x.yaml"
-    default = config.StackConfig(stack="t", target="docker", settings={},
-                                 source="Pulumi.t.yaml", project_dir=tmp_path)
-    assert default.catalog is None, "no catalog setting must mean the default catalog"
+    stack = config.from_values({"catalog": "c/x.yaml"}, root=tmp_path)
+    assert stack.catalog == tmp_path / "c" / "x.yaml"
+    default = config.from_values({}, root=tmp_path)
+    assert default.catalog_is_default and default.catalog.name == "erp.yaml"
 
 
 def test_project_dir_found_from_a_subdirectory():
     assert config.project_dir(ROOT / "infra" / "targets") == ROOT
+
+
+def test_the_program_entry_runs_the_same_program_as_the_render():
+    """`__main__.py` (what `pulumi up` runs) declares exactly what `rampart render` records."""
+    import runpy
+
+    stack = config.load("dev", ROOT)
+    from infra.secrets import provider
+
+    # The entry reads the engine's config; its Vault provider is replaced by the stand-in.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(provider, "for_stack", lambda *a: provider.RenderSecretsProvider())
+        via_main = run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"),
+                                                      run_name="__main__"),
+                               stack="dev", config=config.engine_config(stack))
+    assert {r.urn: r.inputs for r in via_main} == {r.urn: r.inputs for r in record(stack)}
 
 
 # -- one negative test per configuration error ----------------------------------------------
@@ -74,25 +101,25 @@ def test_project_dir_found_from_a_subdirectory():
 
 def test_missing_stack_file(tmp_path):
     with pytest.raises(ValidationError, match=r"Pulumi\.nope\.yaml: no such stack file"):
-        config.stack_file_config("nope", tmp_path)
+        config.load("nope", tmp_path)
 
 
 def test_invalid_yaml(tmp_path):
     _project(tmp_path, "config: [unclosed\n")
     with pytest.raises(ValidationError, match=r"Pulumi\.t\.yaml: not valid YAML: .* \(line 2\)$"):
-        config.stack_file_config("t", tmp_path)
+        config.load("t", tmp_path)
 
 
 def test_config_not_a_mapping(tmp_path):
     _project(tmp_path, "config: [1, 2]\n")
     with pytest.raises(ValidationError, match="'config' must be a mapping"):
-        config.stack_file_config("t", tmp_path)
+        config.load("t", tmp_path)
 
 
 def test_encrypted_value_is_refused(tmp_path):
     _project(tmp_path, "config:\n  rampart:domain:\n    secure: AAABAxyz\n")
     with pytest.raises(ValidationError, match="field 'rampart:domain'.*secrets come from"):
-        config.stack_file_config("t", tmp_path)
+        config.load("t", tmp_path)
 
 
 def test_unknown_setting_is_refused(tmp_path):
@@ -125,50 +152,46 @@ def test_prod_self_signed_is_refused(tmp_path):
 # -- secrets provider selection -------------------------------------------------------------
 
 
-def test_vault_settings_are_kept_apart_from_the_model(tmp_path):
+def test_vault_settings_are_their_own_section(tmp_path):
     _project(tmp_path, "config:\n  rampart:domain: erp.example.com\n"
                        "  rampart:vaultAddr: https://vault.example.com:8200\n"
-                       "  rampart:vaultAllowInsecureHttp: false\n")
-    seen = {}
-
-    def program():
-        seen["cfg"] = config.load(tmp_path)
-
-    run_program(program, stack="t", config=config.stack_file_config("t", tmp_path))
-    assert seen["cfg"].settings == {"domain": "erp.example.com"}
-    assert seen["cfg"].secrets_settings == {"vaultAddr": "https://vault.example.com:8200",
-                                            "vaultAllowInsecureHttp": False}
-    assert "vaultAddr" not in config.stack_settings("t", tmp_path)
+                       "  rampart:vaultAllowInsecureHttp: 'true'\n")
+    stack = config.load("t", tmp_path)
+    assert stack.secrets.addr == "https://vault.example.com:8200"
+    assert stack.secrets.allow_insecure_http is True and stack.secrets.mount is None
+    engine = _from_engine("t", config.engine_config(stack), tmp_path)
+    assert engine.secrets == stack.secrets
 
 
 def test_provider_for_a_stack(monkeypatch, small):
     from infra.secrets import provider, vault_provider
     from infra.secrets.errors import VaultAccessError
+    from infra.secrets.settings import SecretsSettings
 
     # Secrets come only from Vault: no address anywhere is refused, naming where to set one.
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     with pytest.raises(VaultAccessError, match=r"stack dev: no Vault address: set "
                                                r"rampart:vaultAddr in Pulumi\.dev\.yaml"):
-        provider.for_stack(small, "dev", {})
+        provider.for_stack(small, "dev", SecretsSettings())
     calls = []
     monkeypatch.setattr(vault_provider, "from_stack_settings",
                         lambda platform, stack, settings: calls.append((stack, settings)) or "v")
-    assert provider.for_stack(small, "prod", {"vaultAddr": "https://v:8200"}) == "v"
-    assert calls == [("prod", {"vaultAddr": "https://v:8200"})]
+    prod = SecretsSettings(addr="https://v:8200")
+    assert provider.for_stack(small, "prod", prod) == "v"
+    assert calls == [("prod", prod)]
     # A stack without rampart:vaultAddr (dev) reads the Vault of the environment.
     monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:8200")
-    assert provider.for_stack(small, "dev", {}) == "v"
-    assert calls[-1] == ("dev", {})
-    calls.pop()
-    with provider.override(provider.RenderSecretsProvider()) as render:
-        assert provider.for_stack(small, "prod", {"vaultAddr": "https://v:8200"}) is render
-    assert len(calls) == 1, "the render must never reach Vault"
+    assert provider.for_stack(small, "dev", SecretsSettings()) == "v"
+    # The render hands the program its stand-in: Vault is never asked.
+    calls.clear()
+    record(config.load("dev", ROOT))
+    assert calls == [], "the render must never reach Vault"
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_files_hold_no_secret_values(stack):
     # Secrets come from the provider at deploy time; a stack file names none of them.
-    for key, value in config.stack_file_config(stack, ROOT).items():
+    for key, value in config.engine_config(config.load(stack, ROOT)).items():
         lowered = key.lower()
         assert not any(word in lowered for word in ("password", "secret", "token", "htpasswd",
                                                     "privatekey", "apikey")), \
@@ -179,23 +202,13 @@ def test_stack_files_hold_no_secret_values(stack):
 def test_committed_stacks_dev_self_signed_prod_acme_with_digests():
     """Issue 2 item 6: dev is the lab-friendly docker stack (self-signed, tags allowed); prod
     is the docker stack behind ACME with every image pinned by digest and Vault over https."""
-    from infra.model import DEFAULT_CATALOG, build_platform
-
-    def load(stack: str):
-        settings = config.stack_settings(stack, ROOT)
-        platform = build_platform(DEFAULT_CATALOG, settings,
-                                  settings_source=f"Pulumi.{stack}.yaml")
-        raw = config.stack_file_config(stack, ROOT)
-        return settings, platform, raw
-
-    dev_settings, dev, _ = load("dev")
-    assert dev_settings.get("target", config.DEFAULT_TARGET) == "docker"
+    dev_stack, prod_stack = config.load("dev", ROOT), config.load("prod", ROOT)
+    dev, prod = program.platform_of(dev_stack), program.platform_of(prod_stack)
+    assert dev_stack.target == "docker"
     assert (dev.edge.tls_mode, dev.require_digests) == ("self-signed", False)
-    prod_settings, prod, prod_raw = load("prod")
-    assert prod_settings.get("target", config.DEFAULT_TARGET) == "docker"
-    assert prod_settings["environment"] == "prod"
+    assert prod_stack.target == "docker" and prod_stack.environment == "prod"
     assert (prod.edge.tls_mode, prod.require_digests) == ("acme", True)
     assert prod.edge.acme_email and prod.edge.acme_ca_server == \
         "https://acme-v02.api.letsencrypt.org/directory"
     assert all(s.image.digest for s in prod.services), "prod image without a digest"
-    assert prod_raw["rampart:vaultAddr"].startswith("https://"), "prod reads Vault over https"
+    assert (prod_stack.secrets.addr or "").startswith("https://"), "prod reads Vault over https"

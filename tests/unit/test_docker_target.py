@@ -14,7 +14,7 @@ import pytest
 from infra import backups
 from infra.model import defaults
 from infra.model.types import DUAL_VERSION_KINDS, Network, Platform
-from infra.render import REDACTED, Record, Recording
+from infra.offline.engine import REDACTED, Record, Recording
 from infra.targets import docker as target
 
 pytestmark = pytest.mark.unit
@@ -509,9 +509,10 @@ def test_small_platform_places_services_on_model_networks(small, record_platform
 
 
 def test_monitoring_configuration_is_uploaded(dev_recording, dev_platform):
-    from infra import config, observability
+    from infra import observability
+    from infra import stack as config
 
-    settings = observability.settings_from_stack(config.stack_settings("dev"), "Pulumi.dev.yaml")
+    settings = config.load("dev").observability
     expected = observability.container_files(observability.build_files(dev_platform, settings))
     assert expected["prometheus"], "observability produced no Prometheus files"
     for service, files in expected.items():
@@ -534,10 +535,10 @@ def test_configuration_for_an_unknown_service_is_refused(small):
 
 
 def record_platform_files(platform, files, provider):
-    from infra.render import run_program
+    from infra.offline.engine import run_program
 
     return run_program(lambda: target.deploy(platform, provider, config_files=files),
-                       stack="test", secrets=provider)
+                       stack="test")
 
 
 # -- backups: PostgreSQL's WAL archiving and the pg-backup job (infra/backups) ----------------

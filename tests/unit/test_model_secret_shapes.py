@@ -10,6 +10,7 @@ and the catalogs that must build still do.
 from __future__ import annotations
 
 import copy
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Mapping
@@ -22,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import infra.render as render
 from infra.cli.main import app
 from infra.model import DEFAULT_CATALOG, build_platform, build_platform_from_data
 from infra.model.errors import ValidationError
 from infra.model.types import Platform
+from infra.offline import engine
 from infra.secrets.literals import has_high_entropy, scan_argv, scan_env, scan_text
 
 pytestmark = pytest.mark.unit
@@ -367,7 +368,7 @@ RENDER_CANARY: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
                          ids=[c[0] for c in RENDER_CANARY])
 def test_render_refuses_the_canary_and_never_prints_it(
         project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        recordings: list[render.Recording], plant: Callable[[dict[str, Any]], None]) -> None:
+        recordings: list[engine.Recording], plant: Callable[[dict[str, Any]], None]) -> None:
     _write_catalog(project, plant)
     out = tmp_path / "out"
     monkeypatch.chdir(project)
@@ -375,7 +376,9 @@ def test_render_refuses_the_canary_and_never_prints_it(
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
-    assert "catalog.yaml: service '" in lines[0] and "field '" in lines[0], lines[0]
+    # file:line:column from the parser, then the service and field at fault.
+    assert re.search(r"catalog\.yaml:\d+:\d+: service '", lines[0]) and "field '" in lines[0], \
+        lines[0]
     assert LITERAL_WORDS in lines[0], lines[0]
     assert CANARY not in result.output and LOW_CANARY not in result.output, result.output
     assert "Traceback" not in result.output
@@ -411,7 +414,7 @@ def test_references_in_every_argv_field_build() -> None:
 
 # -- what the targets render --------------------------------------------------------------------
 
-def rendered_findings(recording: render.Recording) -> list[str]:
+def rendered_findings(recording: engine.Recording) -> list[str]:
     """The detector over every input of every rendered resource, as the policy pack sees
     them: env lists, argv fields, health checks, labels, uploaded files, any other string."""
     found: list[str] = []
@@ -443,23 +446,23 @@ def rendered_findings(recording: render.Recording) -> list[str]:
     return found
 
 
-def test_rendered_dev_stack_holds_no_literal_secret(dev_recording: render.Recording) -> None:
+def test_rendered_dev_stack_holds_no_literal_secret(dev_recording: engine.Recording) -> None:
     assert len(dev_recording) > 100
     assert rendered_findings(dev_recording) == []
 
 
-def test_rendered_prod_stack_holds_no_literal_secret(prod_recording: render.Recording) -> None:
+def test_rendered_prod_stack_holds_no_literal_secret(prod_recording: engine.Recording) -> None:
     assert rendered_findings(prod_recording) == []
 
 
 def test_rendered_findings_would_see_a_literal() -> None:
     """The scan above is not vacuous: the same walk flags a planted literal in each place."""
-    recording = render.Recording(project="rampart", stack="t")
+    recording = engine.Recording(project="rampart", stack="t")
     planted = {"envs": ["DB_PASSWORD=x1"], "command": ["--requirepass", "x1"],
                "healthcheck": {"tests": ["CMD", "redis-cli", "-a", "x1"]},
                "labels": [{"label": "l", "value": f"token {CANARY}"}]}
     for index, (key, value) in enumerate(planted.items()):
-        recording.resources[f"urn:{index}"] = render.Record(
+        recording.resources[f"urn:{index}"] = engine.Record(
             urn=f"urn:{index}", type="docker:index/container:Container", name=key, parent=None,
             custom=True, dependencies=(), inputs={key: value})
     assert {line.split(":")[0] for line in rendered_findings(recording)} == set(planted)

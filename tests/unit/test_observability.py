@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from observability.cases import CASES, EXPR_CASES
+from observability.sample import sample_platform
 
 from infra.model import DEFAULT_CATALOG, build_platform
 from infra.model.types import Exposure
@@ -18,10 +19,6 @@ from infra.observability.alertmanager import secret_files
 from infra.observability.grafana import DATASOURCE_UID, dashboard_queries
 from infra.observability.prometheus import scrape_targets
 from infra.observability.rules import AlertRule, runbook_url
-
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for tests/observability
-from observability.cases import CASES, EXPR_CASES  # noqa: E402
-from observability.sample import sample_platform  # noqa: E402
 
 pytestmark = pytest.mark.unit
 

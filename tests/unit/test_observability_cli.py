@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli.observability import app
-from infra.outdir import MANIFEST
+from infra.offline.outdir import MANIFEST
 
 pytestmark = pytest.mark.unit
 

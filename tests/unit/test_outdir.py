@@ -1,4 +1,4 @@
-"""infra/outdir.py: Rampart replaces and deletes only the files it wrote, all or nothing."""
+"""infra/offline/outdir.py: Rampart replaces and deletes only the files it wrote, all or nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import outdir
-from infra.outdir import MANIFEST, OutputError, preflight, write_files
+from infra.offline import outdir
+from infra.offline.outdir import MANIFEST, OutputError, preflight, write_files
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,16 @@ from typing import Any
 import jsonschema
 import pytest
 
-from infra import config as stack_config
-from infra import policy_check as pc
+from infra import stack as stack_config
+from infra.offline import report as offline_report
+from infra.offline.evaluate import evaluate, resources_of
+from infra.offline.locate import FIELD_KEYS, Locator
+from infra.offline.report import Item, Report, build_report, check_stack
+from infra.offline.reporters import FORMATS
+from infra.offline.reporters import render as render_report
+from policies.core import CONTAINER, Plain, Resource
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from policies.core import CONTAINER, Plain, Resource  # noqa: E402
-from policies.settings import from_config_values, waiver_lines  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -72,6 +72,7 @@ images:
 STACK = """\
 config:
   rampart:target: docker
+  rampart:catalog: catalog.yaml
   rampart:policyWaivers:
     - id: crm-writable-root
       rule: read-only-root-filesystem
@@ -126,21 +127,17 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _report(project: Path, resources: list[Resource] | None = None) -> pc.Report:
-    stack_file = project / "Pulumi.test.yaml"
-    import yaml
-
-    values = {k: v for k, v in yaml.safe_load(STACK)["config"].items()}
-    settings = from_config_values(values, stack="test", waiver_lines=waiver_lines(STACK),
-                                  today=TODAY)
+def _report(project: Path, resources: list[Resource] | None = None) -> Report:
+    stack = stack_config.load("test", project, today=TODAY)
+    settings = stack.policy
     resources = resources if resources is not None else _resources()
-    outcomes = pc.evaluate(resources, settings)
-    locator = pc.Locator(project, project / "catalog.yaml", stack_file, settings.waivers)
-    return pc.build_report(outcomes, settings, locator=locator, resources=len(resources),
+    outcomes = evaluate(resources, settings)
+    locator = Locator(stack)
+    return build_report(outcomes, settings, locator=locator, resources=len(resources),
                            seconds=0.1, stack_file="Pulumi.test.yaml", catalog="catalog.yaml")
 
 
-def _by_rule(report: pc.Report, rule: str) -> list[pc.Item]:
+def _by_rule(report: Report, rule: str) -> list[Item]:
     return [i for i in report.items if i.rule.name == rule]
 
 
@@ -194,12 +191,13 @@ def test_locations_point_at_the_line_that_caused_the_finding(project):
 
 
 def test_image_findings_point_at_the_pin_in_the_versions_file(project):
-    stack_without_waivers = "config:\n  rampart:target: docker\n"
+    stack_without_waivers = "config:\n  rampart:target: docker\n  rampart:catalog: catalog.yaml\n"
     (project / "Pulumi.test.yaml").write_text(stack_without_waivers)
-    settings = from_config_values({}, stack="test", today=TODAY)
-    outcomes = pc.evaluate(_resources(), settings)
-    locator = pc.Locator(project, project / "catalog.yaml", project / "Pulumi.test.yaml", ())
-    report = pc.build_report(outcomes, settings, locator=locator, resources=4, seconds=0.1,
+    stack = stack_config.load("test", project, today=TODAY)
+    settings = stack.policy
+    outcomes = evaluate(_resources(), settings)
+    locator = Locator(stack)
+    report = build_report(outcomes, settings, locator=locator, resources=4, seconds=0.1,
                              stack_file="Pulumi.test.yaml", catalog="catalog.yaml")
     (pinned,) = _by_rule(report, "image-pinned")
     assert pinned.location.file == "versions.yaml"
@@ -225,7 +223,7 @@ def _validate_sarif(text: str) -> dict[str, Any]:
 
 def test_sarif_is_valid_2_1_0_with_locations_and_suppressions(project):
     report = _report(project, _resources(privileged=True))
-    doc = _validate_sarif(pc.render(report, "sarif"))
+    doc = _validate_sarif(render_report(report, "sarif"))
     run = doc["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     results = {r["ruleId"]: r for r in run["results"]}
@@ -244,12 +242,12 @@ def test_sarif_is_valid_2_1_0_with_locations_and_suppressions(project):
 
 def test_sarif_without_results_is_valid(project):
     clean = [r for r in _resources() if r.name.startswith(("erp-auth", "erp-prometheus"))]
-    doc = _validate_sarif(pc.render(_report(project, clean), "sarif"))
+    doc = _validate_sarif(render_report(_report(project, clean), "sarif"))
     assert doc["runs"][0]["results"] == []
 
 
 def test_json_report(project):
-    doc = json.loads(pc.render(_report(project, _resources(privileged=True)), "json"))
+    doc = json.loads(render_report(_report(project, _resources(privileged=True)), "json"))
     assert doc["passed"] is False and doc["summary"]["mandatory"] == 2
     first = doc["violations"][0]
     assert {"rule", "level", "message", "resource", "urn", "location", "remediation",
@@ -259,10 +257,10 @@ def test_json_report(project):
 
 
 def test_markdown_is_a_pr_comment_listing_waivers(project):
-    md = pc.render(_report(project, _resources(privileged=True)), "markdown")
+    md = render_report(_report(project, _resources(privileged=True)), "markdown")
     assert md.startswith("### ❌ Rampart policy check — stack `test`")
     assert "#### Mandatory (blocks the merge)" in md
-    assert "| [`no-privileged`](" in md and "`catalog.yaml:5`" in md
+    assert "| [`no-privileged`](" in md and "`catalog.yaml:5:3`" in md
     assert "#### Waivers" in md and "`crm-writable-root`" in md and "| expired |" in md
     assert "<summary>Waived (1)</summary>" in md
     # Every table row has the header's column count (a `|` in a message must be escaped).
@@ -272,7 +270,7 @@ def test_markdown_is_a_pr_comment_listing_waivers(project):
 
 
 def test_text_report(project):
-    text = pc.render(_report(project), "text")
+    text = render_report(_report(project), "text")
     assert "MANDATORY image-pinned  erp-billing-container" in text
     assert "WAIVED    read-only-root-filesystem  erp-crm-container" in text
     assert text.rstrip().endswith("FAILED: 1 mandatory, 0 advisory, 1 waived")
@@ -280,7 +278,7 @@ def test_text_report(project):
 
 def test_unknown_format_is_refused(project):
     with pytest.raises(ValueError, match="unknown format"):
-        pc.render(_report(project), "html")
+        render_report(_report(project), "html")
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -295,7 +293,7 @@ def test_cli_exit_code_follows_mandatory_violations(project, monkeypatch, tmp_pa
 
     clean = [r for r in _resources(privileged=privileged)
              if r.name.startswith(("erp-auth", "erp-prometheus"))]
-    monkeypatch.setattr(pc, "check_stack", lambda stack: _report(project, clean))
+    monkeypatch.setattr(offline_report, "check_stack", lambda stack: _report(project, clean))
     out = tmp_path / "out" / "policy.sarif"
     result = CliRunner().invoke(app, ["check", "--stack", "dev", "--format", "sarif",
                                       "--out", str(out)])
@@ -312,10 +310,10 @@ def test_cli_refuses_unknown_format_and_unrenderable_stack(monkeypatch):
     runner = CliRunner()
     assert runner.invoke(app, ["check", "--stack", "dev", "--format", "html"]).exit_code == 2
 
-    def broken(stack: str) -> pc.Report:
+    def broken(stack: str) -> Report:
         raise ValidationError("Pulumi.dev.yaml", "no such stack file (stack 'dev')")
 
-    monkeypatch.setattr(pc, "check_stack", broken)
+    monkeypatch.setattr(offline_report, "check_stack", broken)
     result = runner.invoke(app, ["check", "--stack", "dev"])
     assert result.exit_code == 2 and "Pulumi.dev.yaml" in result.output
 
@@ -330,27 +328,39 @@ def test_cli_refuses_unknown_format_and_unrenderable_stack(monkeypatch):
 WAIVER_IDS = {"node-exporter-host-proc", "node-exporter-host-sys", "node-exporter-host-root"}
 
 
-def _sarif_points_into_the_repo(report: pc.Report) -> None:
-    doc = _validate_sarif(pc.render(report, "sarif"))
+def _sarif_points_into_the_repo(report: Report) -> None:
+    doc = _validate_sarif(render_report(report, "sarif"))
+    markdown = render_report(report, "markdown")
     for result in doc["runs"][0]["results"]:
-        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        physical = result["locations"][0]["physicalLocation"]
+        uri, region = physical["artifactLocation"]["uri"], physical["region"]
         assert (ROOT / uri).is_file(), f"{result['ruleId']}: {uri} is not a repository file"
+        # The parser's position: the column where a key (or a list item) starts on that line.
+        line = (ROOT / uri).read_text().splitlines()[region["startLine"] - 1]
+        at = line[region["startColumn"] - 1:]
+        assert region["startLine"] == 1 or at[:1] not in ("", " ", "#"), (uri, region, line)
+        service = result["properties"].get("service")
+        if service and uri.endswith("erp.yaml") and region["startLine"] > 1:
+            assert at.startswith((f"{service}:", *(f"{k}:" for keys in FIELD_KEYS.values()
+                                                    for k in keys))), (service, line)
+        if result["properties"]["status"] != "waived" and region["startLine"] > 1:
+            assert f"`{uri}:{region['startLine']}:{region['startColumn']}`" in markdown
 
 
 @pytest.fixture(scope="module")
-def dev_report(dev_recording) -> pc.Report:
+def dev_report(dev_recording) -> Report:
     """The shipped dev stack, rendered once per session by the shared recording fixture."""
-    return pc.check_stack("dev", ROOT, record=lambda s, root: dev_recording)
+    return check_stack("dev", ROOT, record=lambda stack: dev_recording)
 
 
 @pytest.fixture(scope="module")
-def prod_report(prod_recording) -> pc.Report:
-    return pc.check_stack("prod", ROOT, record=lambda s, root: prod_recording)
+def prod_report(prod_recording) -> Report:
+    return check_stack("prod", ROOT, record=lambda stack: prod_recording)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_shipped_stack_has_no_mandatory_violation(request, stack):
-    report: pc.Report = request.getfixturevalue(f"{stack}_report")
+    report: Report = request.getfixturevalue(f"{stack}_report")
     assert report.resources > 100
     found = [f"{i.rule.name} {i.resource}: {i.outcome.message} [{i.location.file}:"
              f"{i.location.line}]" for i in report.mandatory]
@@ -360,7 +370,7 @@ def test_shipped_stack_has_no_mandatory_violation(request, stack):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_shipped_stack_waivers_are_in_force_and_used(request, stack):
-    report: pc.Report = request.getfixturevalue(f"{stack}_report")
+    report: Report = request.getfixturevalue(f"{stack}_report")
     rows = {r["id"]: r for r in report.waiver_rows()}
     assert set(rows) == WAIVER_IDS, f"Pulumi.{stack}.yaml: waivers {sorted(rows)}"
     for row in rows.values():
@@ -370,9 +380,9 @@ def test_shipped_stack_waivers_are_in_force_and_used(request, stack):
     assert waived == {("no-host-mounts", "node-exporter")}, waived
 
 
-@pytest.mark.parametrize("fmt", pc.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_report_format_lists_the_waivers(dev_report, fmt):
-    text = pc.render(dev_report, fmt)
+    text = render_report(dev_report, fmt)
     for waiver_id in WAIVER_IDS:
         assert waiver_id in text, f"{fmt}: waiver {waiver_id} not listed"
     assert "2027-05-31" in text, f"{fmt}: expiry not shown"
@@ -386,10 +396,10 @@ def test_shipped_stack_sarif_is_valid_and_points_into_the_repo(request, stack):
 def test_pack_evaluates_the_dev_stack_quickly(dev_recording):
     # The issue budgets 5 s for the whole offline check; rendering takes most of it, so the
     # evaluation itself must stay far below.
-    resources = pc.resources_of(dev_recording)
-    settings = from_config_values({}, stack="dev", today=TODAY)
+    resources = resources_of(dev_recording)
+    settings = stack_config.from_values({}, name="dev", today=TODAY).policy
     started = time.perf_counter()
-    outcomes = pc.evaluate(resources, settings)
+    outcomes = evaluate(resources, settings)
     elapsed = time.perf_counter() - started
     assert len(resources) > 100 and outcomes is not None
     assert elapsed < 3.0, f"evaluating {len(resources)} resources took {elapsed:.2f} s"
@@ -486,29 +496,33 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
 }
 
 
-def _findings(report: pc.Report) -> set[tuple[str, str, str]]:
+def _findings(report: Report) -> set[tuple[str, str, str]]:
     return {(i.rule.name, i.resource, i.outcome.message) for i in report.violations}
 
 
 @pytest.fixture(scope="module")
-def dev_baseline(dev_recording) -> tuple[list[Resource], pc.Report]:
-    resources = pc.resources_of(dev_recording)
+def dev_baseline(dev_recording) -> tuple[list[Resource], Report]:
+    resources = resources_of(dev_recording)
     return resources, _dev_report(resources, dev_recording)
 
 
 def _dev_report(resources: list[Resource], recording, values: dict | None = None,
-                catalog: Path | None = None, **settings: Any) -> pc.Report:
-    stack_path = ROOT / "Pulumi.dev.yaml"
-    values = values if values is not None else stack_config.stack_file_config("dev", ROOT)
-    stack_settings = from_config_values(values, stack="dev", today=TODAY,
-                                        waiver_lines=waiver_lines(stack_path.read_text()))
-    if settings:
-        import dataclasses
+                catalog: Path | None = None, **settings: Any) -> Report:
+    import dataclasses
 
+    stack = stack_config.load("dev", ROOT, today=TODAY)
+    if values is not None:
+        stack = stack_config.from_values(values, name="dev", source=stack.source, root=ROOT,
+                                         positions=stack.positions, today=TODAY)
+    if catalog is not None:
+        stack = dataclasses.replace(stack, model=dataclasses.replace(stack.model,
+                                                                     catalog=str(catalog)))
+    catalog = stack.catalog
+    stack_settings = stack.policy
+    if settings:
         stack_settings = dataclasses.replace(stack_settings, **settings)
-    catalog = catalog or pc._catalog_path(values, ROOT)
-    locator = pc.Locator(ROOT, catalog, stack_path, stack_settings.waivers)
-    return pc.build_report(pc.evaluate(resources, stack_settings), stack_settings,
+    locator = Locator(dataclasses.replace(stack, policy=stack_settings))
+    return build_report(evaluate(resources, stack_settings), stack_settings,
                            locator=locator, resources=len(resources), seconds=0.0,
                            stack_file="Pulumi.dev.yaml", catalog=str(catalog),
                            recording=recording)
@@ -571,13 +585,13 @@ def test_require_digests_fires_only_image_digest_required(dev_recording, dev_bas
 
 
 def _with_waivers(values: dict, *extra: dict) -> dict:
-    waivers = json.loads(values["rampart:policyWaivers"]) + list(extra)
-    return {**values, "rampart:policyWaivers": json.dumps(waivers)}
+    waivers = list(values["policyWaivers"]) + list(extra)
+    return {**values, "policyWaivers": waivers}
 
 
 def test_config_invalid_waiver_fires_policy_waivers_valid(dev_recording, dev_baseline):
     resources, baseline = dev_baseline
-    values = _with_waivers(stack_config.stack_file_config("dev", ROOT), {
+    values = _with_waivers(dict(stack_config.load("dev", ROOT).values), {
         "id": "typo", "rule": "no-host-mount", "resource": "node-exporter",
         "subject": "/etc", "reason": "misspelt rule", "expires": "2027-01-31"})
     report = _dev_report(resources, dev_recording, values=values)
@@ -656,12 +670,12 @@ def _mutated_catalog(tmp_path: Path, anchor: str, insert: str) -> Path:
 
 @pytest.mark.parametrize("rule", sorted(CATALOG_MUTATIONS))
 def test_a_catalog_change_fires_exactly_that_rule(dev_baseline, tmp_path, rule):
-    from infra.render import record_stack
+    from infra.offline.render import record_stack
 
     service, anchor, insert, resource = CATALOG_MUTATIONS[rule]
     catalog = _mutated_catalog(tmp_path, anchor, insert)
     recording = record_stack("dev", ROOT, overrides={"catalog": str(catalog)})
-    report = _dev_report(pc.resources_of(recording), recording, catalog=catalog)
+    report = _dev_report(resources_of(recording), recording, catalog=catalog)
     new = _findings(report) - _findings(dev_baseline[1])
     assert {name for name, _, _ in new} == {rule}, sorted(new)
     items = [i for i in report.violations if (i.rule.name, i.resource, i.outcome.message) in new]
@@ -681,11 +695,11 @@ def test_a_catalog_change_fires_exactly_that_rule(dev_baseline, tmp_path, rule):
 
 # Rules no change to the dev stack can fire, and where each is tested instead.
 NOT_ON_THE_DEV_STACK = {
-    "run-as-non-root": "Kubernetes only; tests/policies/isolation/test_run_as_non_root.py",
+    "run-as-non-root": "Kubernetes only; tests/pack/isolation/test_run_as_non_root.py",
     "root-init-confined": "advisory, already listing the shipped volume-init containers; "
-                          "tests/policies/isolation/test_container_non_root.py",
-    "namespace-default-deny": "Kubernetes only; tests/policies/stack/test_default_deny.py",
-    "replicated-workloads-have-pdb": "Kubernetes only; tests/policies/stack/test_pdb.py",
+                          "tests/pack/isolation/test_container_non_root.py",
+    "namespace-default-deny": "Kubernetes only; tests/pack/stack/test_default_deny.py",
+    "replicated-workloads-have-pdb": "Kubernetes only; tests/pack/stack/test_pdb.py",
     "policy-waivers-in-force": "informational (lists waivers under `pulumi preview`); offline "
                                "reports list waivers instead, see "
                                "test_every_report_format_lists_the_waivers",
@@ -707,7 +721,7 @@ def test_each_uploaded_file_is_parsed_once_per_evaluation_at_scale(dev_recording
 
     from policies.core import parse_yaml
 
-    base = pc.resources_of(dev_recording)
+    base = resources_of(dev_recording)
     resources = []
     for i in range(5000):
         r = base[i % len(base)]
@@ -721,7 +735,7 @@ def test_each_uploaded_file_is_parsed_once_per_evaluation_at_scale(dev_recording
                     and u["content"] != "[secret]"}
     assert len(yaml_uploads) > 300
     parse_yaml.cache_clear()
-    pc.evaluate(resources, from_config_values({}, stack="dev", today=TODAY))
+    evaluate(resources, stack_config.from_values({}, name="dev", today=TODAY).policy)
     info = parse_yaml.cache_info()
     assert info.misses <= len(yaml_uploads), \
         f"{info.misses} parses for {len(yaml_uploads)} distinct files: the cache thrashes"

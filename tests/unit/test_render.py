@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli.main import app
-from infra.outdir import OutputError
-from infra.render import INDEX, REDACTED, RESOURCES_DIR, _normalise, summary, write
+from infra.offline.engine import REDACTED, _normalise
+from infra.offline.outdir import OutputError
+from infra.offline.render import INDEX, RESOURCES_DIR, summary, write
 
 pytestmark = pytest.mark.unit
 

@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from infra import backups, render
+from infra import backups
 from infra.model import build_platform_from_data
 from infra.model.errors import ValidationError
 from infra.model.types import Condition
-from infra.render import REDACTED
+from infra.offline import engine, render
+from infra.offline.engine import REDACTED
 from infra.targets import docker as target
 
 pytestmark = pytest.mark.unit
@@ -199,7 +200,7 @@ def test_completion_check(code) -> None:  # type: ignore[no-untyped-def]
 def test_a_failed_init_stops_the_deploy_before_pg_backup(monkeypatch, recordings) -> None:
     """The real program with an engine whose minio-init exits 3: the deploy fails naming
     the container, and pg-backup is never declared."""
-    plain = render.RecordingMocks.new_resource
+    plain = engine.RecordingMocks.new_resource
 
     def exits_3(self, args):  # type: ignore[no-untyped-def]
         rid, state = plain(self, args)
@@ -207,7 +208,7 @@ def test_a_failed_init_stops_the_deploy_before_pg_backup(monkeypatch, recordings
             state["exitCode"] = 3
         return rid, state
 
-    monkeypatch.setattr(render.RecordingMocks, "new_resource", exits_3)
+    monkeypatch.setattr(engine.RecordingMocks, "new_resource", exits_3)
     with pytest.raises(Exception, match=r"'erp-minio-init' did not complete \(exit code 3\)"):
         render.record_stack("dev", ROOT)
     (rec,) = recordings

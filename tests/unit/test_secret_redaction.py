@@ -18,12 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra import config
+from infra import stack as config
 from infra.cli.errors import fail
 from infra.model.errors import ValidationError
 from infra.model.images import load_pins
 from infra.model.settings import parse_settings
 from infra.observability.settings import load_settings
+from infra.secrets import settings as secrets_settings
 from infra.secrets.errors import VaultAccessError
 from infra.secrets.literals import REDACTED, redact, scan_text
 from infra.secrets.vault import check_address
@@ -119,7 +120,7 @@ def test_vault_address_with_a_password_is_refused_by_name(scheme: str, user: str
                                                           password: str) -> None:
     addr = f"{scheme}://{user}:{_password(password)}@127.0.0.1:8200"
     with pytest.raises(ValidationError) as err:
-        config.check_secrets_settings({"vaultAddr": addr}, "Pulumi.t.yaml")
+        secrets_settings.parse({"vaultAddr": addr}, "Pulumi.t.yaml")
     assert err.value.file == "Pulumi.t.yaml" and err.value.field == "rampart:vaultAddr"
     assert CANARY not in str(err.value)
 
@@ -129,15 +130,14 @@ def test_vault_address_with_a_password_is_refused_by_name(scheme: str, user: str
 def test_vault_address_with_user_info_is_refused(addr: str, tmp_path: Path) -> None:
     root = _stack(tmp_path, f"  rampart:vaultAddr: {addr}\n")
     with pytest.raises(ValidationError) as err:
-        config.stack_file_config("t", root)
+        config.load("t", root)
     assert str(err.value).startswith("Pulumi.t.yaml: field 'rampart:vaultAddr': ")
     assert "tokenvalue" not in str(err.value)
 
 
 def test_vault_address_without_credentials_is_read(tmp_path: Path) -> None:
     root = _stack(tmp_path, "  rampart:vaultAddr: https://vault.example.com:8200\n")
-    assert config.stack_file_config("t", root)["rampart:vaultAddr"] == \
-        "https://vault.example.com:8200"
+    assert config.load("t", root).secrets.addr == "https://vault.example.com:8200"
 
 
 @pytest.mark.parametrize("addr", [f"http://vault:{CANARY}@127.0.0.1:8200",

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from infra.model.types import SecretKind
-from infra.secrets.generate import apr1, generate, hash_scheme, htpasswd_hash, htpasswd_verify
+from infra.secrets.generate import generate
+from infra.secrets.htpasswd import apr1, hash_scheme, htpasswd_hash, htpasswd_verify
 from infra.secrets.strength import (
     DENYLIST_EXACT,
     RULES,

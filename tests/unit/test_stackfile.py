@@ -1,4 +1,4 @@
-"""infra/stackfile.py: the stack reader is as strict as the catalog reader, and every refusal
+"""infra/stack/file.py: the stack reader is as strict as the catalog reader, and every refusal
 is one line naming the file, the key and the line."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infra import config, stackfile
+from infra import stack as config
 from infra.model.errors import ValidationError
+from infra.stack import file as stackfile
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +93,7 @@ def test_each_bad_stack_file_is_one_line_naming_file_and_place(project, name):
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     started = time.monotonic()
     with pytest.raises(ValidationError) as err:
-        config.stack_file_config("bad", project)
+        config.load("bad", project)
     message = str(err.value)
     assert time.monotonic() - started < 2, f"{name}: took {time.monotonic() - started:.1f} s"
     assert len(message.splitlines()) == 1, message
@@ -107,7 +108,7 @@ def test_alias_bombs_of_any_shape_are_refused_quickly(project, width, depth):
                                               _alias_bomb(width, 30))
     started = time.monotonic()
     with pytest.raises(ValidationError, match="expands to more than|nested more than"):
-        config.stack_file_config("bomb", project)
+        config.load("bomb", project)
     assert time.monotonic() - started < 2
 
 
@@ -115,8 +116,9 @@ def test_small_aliases_and_merge_keys_are_fine(project):
     (project / "Pulumi.ok.yaml").write_text(
         "config:\n  rampart:rateLimit: &limits {average: 50, burst: 20}\n"
         "  rampart:loginRateLimit:\n    <<: *limits\n    average: 5\n")
-    encoded = config.stack_file_config("ok", project)
-    assert encoded["rampart:loginRateLimit"] == '{"average": 5, "burst": 20}'
+    stack = config.load("ok", project)
+    assert stack.values["loginRateLimit"] == {"average": 5, "burst": 20}
+    assert stack.model.edge.login_rate_average == 5
 
 
 def test_strings_the_pulumi_cli_writes_are_accepted(project):
@@ -125,22 +127,24 @@ def test_strings_the_pulumi_cli_writes_are_accepted(project):
         "  rampart:corsOrigins: '[\"https://app.erp.example.com\"]'\n"
         "  rampart:policyAllowedCapabilities: '[\"NET_BIND_SERVICE\"]'\n"
         "  aws:region: eu-west-1\n")
-    encoded = config.stack_file_config("cli", project)
-    assert encoded["rampart:requireDigests"] == "true"
-    assert encoded["aws:region"] == "eu-west-1", "other namespaces pass through"
+    stack = config.load("cli", project)
+    assert stack.model.require_digests is True and stack.policy.require_digests is True
+    assert stack.model.edge.hsts_seconds == 31536000
+    assert stack.model.edge.cors_origins == ("https://app.erp.example.com",)
+    assert "aws:region" not in stack.values, "other namespaces are not Rampart's"
 
 
 def test_empty_and_config_less_stack_files_are_empty(project):
     (project / "Pulumi.empty.yaml").write_text("# nothing yet\n")
     (project / "Pulumi.bare.yaml").write_text("secretsprovider: passphrase\n")
-    assert config.stack_file_config("empty", project) == {}
-    assert config.stack_file_config("bare", project) == {}
+    assert dict(config.load("empty", project).values) == {}
+    assert dict(config.load("bare", project).values) == {}
 
 
 @pytest.mark.parametrize("stack", ["../etc/passwd", "a/b", ".hidden", "", "x" * 101, "dev\n"])
 def test_a_stack_name_cannot_name_another_file(project, stack):
     with pytest.raises(ValidationError, match="is not a stack name"):
-        config.stack_file_config(stack, project)
+        config.load(stack, project)
 
 
 def test_unknown_stack_names_the_file_and_the_stacks_there(project):
@@ -148,18 +152,18 @@ def test_unknown_stack_names_the_file_and_the_stacks_there(project):
     with pytest.raises(ValidationError,
                        match=r"Pulumi\.prdo\.yaml: no such stack file \(stack 'prdo'; "
                              r"stacks here: dev\)"):
-        config.stack_file_config("prdo", project)
+        config.load("prdo", project)
 
 
 def test_an_oversized_stack_file_is_refused(project):
     (project / "Pulumi.big.yaml").write_text("config:\n" + "  # padding\n" * 200_000)
     with pytest.raises(ValidationError, match="larger than 1024 KiB"):
-        config.stack_file_config("big", project)
+        config.load("big", project)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_shipped_stacks_read_cleanly(stack):
-    raw = stackfile.read_stack_config(ROOT / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
+    raw, _ = stackfile.read_stack_config(ROOT / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
     assert raw["rampart:environment"] == stack
 
 

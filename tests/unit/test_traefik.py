@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import traefik
+from infra.edge import traefik
 from infra.model.errors import ValidationError
 from infra.model.types import Exposure, Volume
-from infra.render import REDACTED, Recording, record_stack
+from infra.offline.engine import REDACTED, Recording
+from infra.offline.render import record_stack
 
 pytestmark = pytest.mark.unit
 

@@ -1,1 +1,0 @@
-"""Secrets: values come from Vault at deploy time, never from code or config literals."""
