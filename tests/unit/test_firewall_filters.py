@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,12 +15,9 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "firewall_sources", ROOT / "roles/firewall/filter_plugins/firewall_sources.py"
-)
-assert _spec and _spec.loader
-sources: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sources)
+# The plugin file as Ansible loads it (by path; filter_plugins is not a package).
+PLUGIN = ROOT / "roles/firewall/filter_plugins/firewall_sources.py"
+sources: Any = SimpleNamespace(**runpy.run_path(str(PLUGIN)))
 
 HOSTVARS = {
     "edge1": {"ansible_host": "10.77.0.11"},

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,12 +12,9 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "rampart_preflight", ROOT / "playbooks/filter_plugins/rampart_preflight.py"
-)
-assert _spec and _spec.loader
-preflight: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(preflight)
+# The plugin file as Ansible loads it (by path; filter_plugins is not a package).
+PLUGIN = ROOT / "playbooks/filter_plugins/rampart_preflight.py"
+preflight: Any = SimpleNamespace(**runpy.run_path(str(PLUGIN)))
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk0bV0q6mQ4y0d3qNqkq3fGm6E2Yx5b8dA7G1oJ7r2x lab"
 GROUPS = ["all", "ungrouped", "edge", "app", "db", "monitoring", "docker_hosts"]
