@@ -33,7 +33,10 @@ REFUSALS = (ValidationError, EdgeConfigError, SecretsError)
 
 def platform_of(stack: Stack) -> Platform:
     """The validated model of the stack's catalog under its settings."""
-    return build_platform(stack.catalog, stack.model, settings_source=stack.source)
+    try:
+        return build_platform(stack.catalog, stack.model, settings_source=stack.source)
+    except ValidationError as exc:
+        raise stack.located(exc) from None
 
 
 def run(stack: Stack, secrets: provider.SecretsProvider | None = None) -> Any:

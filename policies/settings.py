@@ -34,18 +34,14 @@ import datetime as dt
 import functools
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infra.model.defaults import ADMIN_ALLOWLIST_MAX_SHARE, ADMIN_ALLOWLIST_MIN_PREFIX
-from infra.model.errors import ValidationError
 from policies.core import Context
 
 NAMESPACE = "rampart"
-# The stack reader's strict YAML parser for values given as text (a waiver list set with
-# `pulumi config set`): infra/stack hands it in, so this module needs no YAML reader of its own.
-TextParser = Callable[[str, str], Any]
 WAIVERS_KEY = "policyWaivers"
 MAX_DAYS_KEY = "policyWaiverMaxDays"
 CAPS_KEY = "policyAllowedCapabilities"
@@ -205,21 +201,11 @@ def _name(entry: Mapping[str, Any], key: str, problems: list[str]) -> str:
     return text
 
 
-def parse_waivers(raw: Any, lines: list[int | None] | None = None,
-                  parse_text: TextParser | None = None) -> tuple[Waiver, ...]:
+def parse_waivers(raw: Any, lines: list[int | None] | None = None) -> tuple[Waiver, ...]:
     """Waiver entries as written in config; malformed ones are kept with their problems so
     the `policy-waivers-valid` rule can report them instead of silently ignoring them."""
     if raw in (None, ""):
         return ()
-    if isinstance(raw, str):
-        # Under the engine the list arrives as text (`pulumi config set`): the same strict
-        # reading as a stack file (no alias bombs, no duplicate keys).
-        try:
-            if parse_text is None:
-                raise ValidationError(f"{NAMESPACE}:{WAIVERS_KEY}", "given as text")
-            raw = parse_text(raw, f"{NAMESPACE}:{WAIVERS_KEY}")
-        except ValidationError as exc:
-            return (_problem_entry(WAIVERS_KEY, str(exc)),)
     if not isinstance(raw, list):
         return (_problem_entry(WAIVERS_KEY, f"rampart:{WAIVERS_KEY} is not a list"),)
     out: list[Waiver] = []
@@ -281,23 +267,18 @@ def from_namespace(
     source: str | None = None,
     positions: Mapping[tuple[str | int, ...], tuple[int, int]] | None = None,
     today: dt.date | None = None,
-    parse_text: TextParser,
 ) -> StackSettings:
     """The policy section of a stack (infra/stack builds it; nothing else should): the
     waiver keys this module owns, and the figures the model already decided — whether images
     must be pinned by digest, the admin allowlist's bounds — taken from the model's parsed
     `Settings`, so the gate and the program cannot judge one stack differently."""
+    # A list of strings: the stack reader checks every key's type (infra/stack/file.py).
     caps = namespace.get(CAPS_KEY)
-    if isinstance(caps, str):
-        try:
-            caps = parse_text(caps, f"{NAMESPACE}:{CAPS_KEY}")
-        except ValidationError:
-            caps = None  # the model refuses the stack (it reads the same key)
     where = positions or {}
     raw = namespace.get(WAIVERS_KEY)
     lines = [where.get(("config", f"{NAMESPACE}:{WAIVERS_KEY}", i), (None, None))[0]
              for i in range(len(raw))] if isinstance(raw, list) else None
-    waivers = parse_waivers(raw, lines, parse_text)
+    waivers = parse_waivers(raw, lines)
     max_days, problem = parse_max_days(namespace.get(MAX_DAYS_KEY))
     if problem:
         # Reported by policy-waivers-valid like a bad waiver; waivers keep the default limit.

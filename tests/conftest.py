@@ -1,5 +1,6 @@
-"""Shared fixtures: the one Pulumi mocks fixture (the recording engine of `infra.offline.engine`) and
-small hand-built platforms for tests that must not depend on the ERP catalog."""
+"""Shared fixtures: the one Pulumi mocks fixture (the recording engine of
+`infra.offline.engine`) and small hand-built platforms for tests that must not depend on
+the ERP catalog."""
 
 from __future__ import annotations
 

@@ -59,18 +59,33 @@ class ValidationError(Exception):
         `by_service=False` for files whose fields are full paths (the versions file)."""
         if self.line is not None or not positions:
             return self
-        path: list[str | int] = list(prefix)
+        path: tuple[str | int, ...] = tuple(prefix)
         if self.service is not None and by_service:
-            path += ["services", self.service]
-        if self.field:
-            for part in _FIELD_PART.findall(self.field):
-                path.append(int(part[1:-1]) if part.startswith("[") else part)
-        for end in range(len(path), len(prefix), -1):
-            where = positions.get(tuple(path[:end]))
-            if where is not None:
-                return ValidationError(self.file, self.message, service=self.service,
-                                       field=self.field, line=where[0], column=where[1])
-        return self
+            path += ("services", self.service)
+        found = positions.get(path)
+        parts = _FIELD_PART.findall(self.field or "")
+        i = 0
+        while i < len(parts):
+            step: tuple[str | int, ...]
+            if parts[i].startswith("["):
+                step, i = (int(parts[i][1:-1]),), i + 1
+            else:
+                # A key may itself contain dots (an environment variable `LOG.LEVEL`): the
+                # longest run of parts that names a key the file has.
+                run = next((k for k in range(len(parts), i, -1)
+                            if not any(q.startswith("[") for q in parts[i:k])
+                            and (*path, ".".join(parts[i:k])) in positions), None)
+                if run is None:
+                    break
+                step, i = (".".join(parts[i:run]),), run
+            if (*path, *step) not in positions:
+                break
+            path += step
+            found = positions[path]
+        if found is None:
+            return self
+        return ValidationError(self.file, self.message, service=self.service, field=self.field,
+                               line=found[0], column=found[1])
 
 
 # `a.b[2].c` -> a, b, [2], c

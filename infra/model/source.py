@@ -76,9 +76,10 @@ def read_text(path: Path, shown: str, what: str, max_bytes: int | None = None) -
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ValidationError(shown, f"{what} is not UTF-8 text (byte 0x{raw[exc.start]:02x}) "
-                                     f"(line {line})") from None
+        before = raw[: exc.start]
+        raise ValidationError(shown, f"{what} is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                              line=before.count(b"\n") + 1,
+                              column=exc.start - (before.rfind(b"\n") + 1) + 1) from None
 
 
 def parse_yaml(text: str, shown: str) -> Any:
@@ -94,13 +95,17 @@ def parse_yaml_with_positions(text: str, shown: str) -> tuple[Any, dict[tuple[st
         if node is None:
             return None, {}
         _refuse_duplicates(node, shown, (), set())
-        return loader.construct_document(node), positions(node)
+        # Before construction: it folds merge keys (`<<: *x`) into their mappings, which
+        # would put an overriding key at its anchor's line.
+        where = positions(node)
+        return loader.construct_document(node), where
     except ValidationError:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValidationError(shown, f"not valid YAML: {exc.problem or exc}{where}") from None
+        raise ValidationError(shown, f"not valid YAML: {exc.problem or exc}",
+                              line=mark.line + 1 if mark else None,
+                              column=mark.column + 1 if mark else None) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         # ValueError & co: PyYAML's resolver accepts some scalars its constructor chokes on
         # (e.g. out-of-range timestamps); RecursionError: absurdly deep nesting.

@@ -81,6 +81,13 @@ class Stack:
     def catalog_is_default(self) -> bool:
         return not self.model.catalog
 
+    def located(self, exc: ValidationError) -> ValidationError:
+        """`exc` at the parser's position of the stack key it names, when it names this
+        stack's file (errors raised later, e.g. a resources entry for an unknown service)."""
+        if exc.file != self.source:
+            return exc
+        return exc.located(_short_keys(self.positions), "config")
+
     def position(self, key: str) -> tuple[int, int] | None:
         """(line, column) of a `rampart:` key in the stack file, when read from one."""
         return self.positions.get(("config", f"{NAMESPACE}:{key}")) or self.positions.get(
@@ -131,15 +138,19 @@ def from_values(values: Mapping[str, Any], *, name: str = "", source: str = ENGI
     from policies import settings as policy_settings  # the pack's module, imports this one
 
     namespace = _namespace(values)
+    where = _short_keys(positions or {})
+    # The same type checks whichever door the values came through (a file, the engine).
+    for key, value in namespace.items():
+        stackfile.check_type(key, value, source, where.get(("config", key)),
+                             f"{NAMESPACE}:{key}")
     try:
         model = parse_settings(namespace, source)
         secrets = secrets_settings.parse(namespace, source)
         observability = settings_from_stack(namespace, source)
     except ValidationError as exc:
-        raise exc.located(_short_keys(positions or {}), "config") from None
+        raise exc.located(where, "config") from None
     policy = policy_settings.from_namespace(
-        namespace, model, stack=name, source=source, positions=positions or {}, today=today,
-        parse_text=lambda text, shown: stackfile.parse(text, shown)[0])
+        namespace, model, stack=name, source=source, positions=positions or {}, today=today)
     return Stack(name=name, source=source, project_dir=root or project_dir(),
                  values=MappingProxyType(dict(namespace)), model=model, secrets=secrets,
                  observability=observability, policy=policy, positions=positions or {})
@@ -212,7 +223,8 @@ def engine_config(stack: Stack) -> dict[str, str]:
     """The stack's namespace encoded as the engine passes config to a program: strings as
     is, everything else as JSON (what `pulumi up` hands `from_engine`)."""
     return {f"{NAMESPACE}:{key}": value if isinstance(value, str) else json.dumps(
-        value, sort_keys=True, default=_yaml_scalar) for key, value in stack.values.items()}
+        value, sort_keys=True, default=_yaml_scalar) for key, value in stack.values.items()
+        if value is not None}  # an empty key means the default, as if it were not written
 
 
 def _namespace(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -72,10 +72,18 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def _error(shown: str, message: str, line: int | None = None, key: str | None = None
+Where = tuple[int, int] | None  # (line, column), 1-based, as the parser saw it
+
+
+def _at(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
+def _error(shown: str, message: str, where: Where = None, key: str | None = None
            ) -> ValidationError:
-    where = f" (line {line})" if line is not None else ""
-    return ValidationError(shown, message + where, field=key)
+    """One refusal naming the file, the position (`file:line:column`) and the key."""
+    line, column = where if where is not None else (None, None)
+    return ValidationError(shown, message, field=key, line=line, column=column)
 
 
 def _show(text: str) -> str:
@@ -103,7 +111,7 @@ class _Walk:
         key = id(node)
         if key in self.sizes:
             return self.sizes[key]
-        line = node.start_mark.line + 1
+        line = _at(node.start_mark)
         if key in self.active:
             raise _error(self.shown, "recursive YAML alias", line, _dotted(path))
         if depth > MAX_DEPTH:
@@ -130,9 +138,9 @@ class _Walk:
         if node.tag != f"{_T}map":
             raise self._tag(node, path)
         total = 0
-        first: dict[str, int] = {}
+        first: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
+            line = _at(key_node.start_mark)
             if key_node.tag == _MERGE:  # `<<: *defaults`: explicit keys override merged ones
                 total += 1 + self.size(value_node, path, depth + 1)
                 self._bound(total, node, path)
@@ -145,8 +153,8 @@ class _Walk:
                                          "(quote it)", line, _dotted(path))
             key = key_node.value
             if key in first:
-                raise _error(self.shown, f"duplicate key '{_show(key)}' at line {line} (first "
-                                         f"defined at line {first[key]})", None,
+                raise _error(self.shown, f"duplicate key '{_show(key)}' at line {line[0]} (first "
+                                         f"defined at line {first[key][0]})", line,
                              _dotted((*path, key)))
             first[key] = line
             total += 1 + self.size(value_node, (*path, key), depth + 1)
@@ -164,16 +172,16 @@ class _Walk:
             except (ValueError, OverflowError, yaml.YAMLError) as exc:
                 raise _error(self.shown, f"'{_show(str(node.value))}' is not a valid "
                                          f"{_tag_name(node.tag)} ({exc})",
-                             node.start_mark.line + 1, _dotted(path)) from None
+                             _at(node.start_mark), _dotted(path)) from None
 
     def _bound(self, total: int, node: yaml.Node, path: tuple[str, ...]) -> None:
         if total > MAX_NODES:
             raise _error(self.shown, f"expands to more than {MAX_NODES} YAML nodes (an alias "
-                                     "bomb?)", node.start_mark.line + 1, _dotted(path))
+                                     "bomb?)", _at(node.start_mark), _dotted(path))
 
     def _tag(self, node: yaml.Node, path: tuple[str, ...]) -> ValidationError:
         return _error(self.shown, f"unsupported YAML type '{_tag_name(node.tag)}'",
-                      node.start_mark.line + 1, _dotted(path))
+                      _at(node.start_mark), _dotted(path))
 
 
 def _tag_name(tag: str) -> str:
@@ -190,27 +198,31 @@ def _dotted(path: tuple[str, ...]) -> str | None:
     return ".".join(path).replace(".[", "[") if path else None
 
 
-def parse(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
-    """The one YAML document in `text`, checked (see the module docstring), and its node."""
+def parse(text: str, shown: str) -> tuple[Any, Positions]:
+    """The one YAML document in `text`, checked (see the module docstring), and the position
+    of every key and item (taken before construction, which folds merge keys into their
+    mappings and would move an overriding key to its anchor's line)."""
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, None
+            return None, {}
         _Walk(shown).size(node, (), 0)
-        return loader.construct_document(node), node
+        where = positions(node)
+        return loader.construct_document(node), where
     except ValidationError:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
         raise _error(shown, f"not valid YAML: {problem}",
-                     mark.line + 1 if mark else None) from None
+                     _at(mark) if mark else None) from None
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
+        before = text[: exc.position]
+        at = (before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
         raise _error(shown, f"not valid YAML: unacceptable character #x{exc.character:04x}"
                      if isinstance(exc.character, int) else f"not valid YAML: {exc.reason}",
-                     line) from None
+                     at) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _error(shown, f"not valid YAML: {_show(first)}") from None
@@ -218,17 +230,11 @@ def parse(text: str, shown: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
-def _key_lines(node: yaml.Node | None, *path: str) -> dict[str, int]:
-    """Line of each key of the mapping at `path` (empty if there is none)."""
-    for part in path:
-        if not isinstance(node, yaml.MappingNode):
-            return {}
-        node = next((v for k, v in node.value
-                     if isinstance(k, yaml.ScalarNode) and k.value == part), None)
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value
-            if isinstance(k, yaml.ScalarNode)}
+def _key_lines(where: Positions, *path: str) -> dict[str, tuple[int, int]]:
+    """Position of each key of the mapping at `path` (empty if there is none)."""
+    depth = len(path)
+    return {str(p[depth]): at for p, at in where.items()
+            if len(p) == depth + 1 and p[:depth] == path and isinstance(p[depth], str)}
 
 
 def decoded(value: Any) -> Any:
@@ -241,11 +247,11 @@ def decoded(value: Any) -> Any:
         return value
 
 
-def check_type(key: str, value: Any, shown: str, line: int | None, field: str) -> None:
+def check_type(key: str, value: Any, shown: str, line: Where, field: str) -> None:
     """Refuse a value of the wrong type for a known key of the `rampart:` namespace."""
     expected = KNOWN_TYPES.get(key)
-    if expected is None or value is None:
-        return  # unknown keys are the model's to refuse; null means "the default"
+    if expected is None or value is None or (value == "" and expected != _STR):
+        return  # unknown keys are the model's to refuse; null (or empty) means "the default"
     ok: bool
     if expected == _STR:
         ok = isinstance(value, str)
@@ -278,12 +284,12 @@ def read_stack_config(path: Path, shown: str) -> tuple[dict[str, Any], Positions
     and the parser's position of every key and item (for messages and policy reports).
 
     A key without a namespace belongs to the project's (`rampart`), as for the Pulumi CLI."""
-    document, node = parse(read_text(path, shown), shown)
+    document, where = parse(read_text(path, shown), shown)
     if document is None:
         return {}, {}
     if not isinstance(document, Mapping):
         raise _error(shown, f"must be a mapping with a 'config' key, got {type_name(document)}")
-    top_lines = _key_lines(node)
+    top_lines = _key_lines(where)
     for key in document:
         if key not in TOP_LEVEL_KEYS:
             raise _error(shown, f"unknown top-level key '{_show(str(key))}' (a stack file has: "
@@ -294,15 +300,15 @@ def read_stack_config(path: Path, shown: str) -> tuple[dict[str, Any], Positions
     if not isinstance(config, Mapping):
         raise _error(shown, f"'config' must be a mapping of keys to values, got "
                             f"{type_name(config)}", top_lines.get("config"))
-    lines = _key_lines(node, "config")
+    lines = _key_lines(where, "config")
     out: dict[str, Any] = {}
     written: dict[str, str] = {}
     for key, value in config.items():
         full = key if ":" in key else f"{NAMESPACE}:{key}"
         if full in written:
             raise _error(shown, f"duplicate key '{_show(full)}': '{_show(key)}' at line "
-                                f"{lines.get(key)} and '{_show(written[full])}' at line "
-                                f"{lines.get(written[full])}", None, full)
+                                f"{lines[key][0]} and '{_show(written[full])}' at line "
+                                f"{lines[written[full]][0]}", lines.get(key), full)
         written[full] = key
         if isinstance(value, Mapping) and "secure" in value:
             # Secrets come from the secrets provider, never from stack config.
@@ -313,20 +319,20 @@ def read_stack_config(path: Path, shown: str) -> tuple[dict[str, Any], Positions
         out[full] = value
     # Positions under the full key (`rampart:domain`), whichever spelling the file used.
     full_of = {key: full for full, key in written.items()}
-    return out, {(path[0], full_of[str(path[1])], *path[2:])
-                 if path[:1] == ("config",) and len(path) > 1 and path[1] in full_of else path:
-                 where for path, where in positions(node).items()}
+    return out, {(p[0], full_of[str(p[1])], *p[2:])
+                 if p[:1] == ("config",) and len(p) > 1 and p[1] in full_of else p: at
+                 for p, at in where.items()}
 
 
 def read_settings_file(path: Path, shown: str) -> dict[str, Any]:
     """A YAML mapping shaped like the `rampart:` namespace (keys with or without the
     `rampart:` prefix), e.g. for `rampart observability build --settings FILE`."""
-    document, node = parse(read_text(path, shown, "settings file"), shown)
+    document, where = parse(read_text(path, shown, "settings file"), shown)
     if document is None:
         return {}
     if not isinstance(document, Mapping):
         raise _error(shown, f"must be a mapping of rampart settings, got {type_name(document)}")
-    lines = _key_lines(node)
+    lines = _key_lines(where)
     out: dict[str, Any] = {}
     for key, value in document.items():
         short = key.removeprefix(f"{NAMESPACE}:")

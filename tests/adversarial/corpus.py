@@ -750,7 +750,8 @@ def bad_stack_cases() -> list[Case]:
         if line_of is not None:
             data = rewrite(base_text, secret)
             line = data[:data.index(line_of)].count(b"\n") + 1
-            words = (*words, (f"line {line}",))
+            # file:line:column, or "line N" inside a message that names two places
+            words = (*words, (f"Pulumi.dev.yaml:{line}:", f"line {line}"))
         cases.append(Case(cls="bad-stack-file", variant=variant, commands=ALL_COMMANDS,
                           stack_text=lambda text, _r=rewrite, _s=secret: _r(text, _s),
                           canaries=(secret,), fragments=(("Pulumi.dev.yaml",), *words)))
@@ -829,7 +830,7 @@ def bad_stack_cases() -> list[Case]:
 
         case(f"non-utf8-{label}-in-{place}", garble, ("not UTF-8",), line_of=raw)
     case("utf16-with-bom", lambda t, s: b"\xff\xfe" + (t + f"# {s}\n").encode("utf-16-le"),
-         ("not UTF-8",), ("line 1",))
+         ("not UTF-8",), ("Pulumi.dev.yaml:1:", "line 1"))
 
     # wrong types for the keys Rampart knows
     wrong: dict[str, list[tuple[str, Callable[[str], Any]]]] = {

@@ -3,7 +3,7 @@
 Hypothesis generates the spellings a crafted `pulumi preview` could send (booleans as strings,
 keys in any case or style, enum values in any case, equivalent fields, any numeric spelling
 of uid 0, floating image tags) into an otherwise compliant resource, and runs the whole pack
-through `infra.policy_check.evaluate`, the entry `rampart policy check` uses, which calls
+through `infra.offline.evaluate.evaluate`, the entry `rampart policy check` uses, which calls
 every pulumi-policy policy with `ResourceValidationArgs`/`StackValidationArgs` as the engine
 does. Each property says which rule must report the resource; the negative properties say
 that the safe spellings of the same settings stay compliant.

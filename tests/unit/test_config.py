@@ -106,7 +106,7 @@ def test_missing_stack_file(tmp_path):
 
 def test_invalid_yaml(tmp_path):
     _project(tmp_path, "config: [unclosed\n")
-    with pytest.raises(ValidationError, match=r"Pulumi\.t\.yaml: not valid YAML: .* \(line 2\)$"):
+    with pytest.raises(ValidationError, match=r"Pulumi\.t\.yaml:2:1: not valid YAML: "):
         config.load("t", tmp_path)
 
 
@@ -212,3 +212,66 @@ def test_committed_stacks_dev_self_signed_prod_acme_with_digests():
         "https://acme-v02.api.letsencrypt.org/directory"
     assert all(s.image.digest for s in prod.services), "prod image without a digest"
     assert (prod_stack.secrets.addr or "").startswith("https://"), "prod reads Vault over https"
+
+
+# -- positions from the parser ----------------------------------------------------------------
+
+
+def test_a_key_overriding_a_merged_default_is_located_at_itself(tmp_path):
+    _project(tmp_path, "config:\n  rampart:rateLimit: &r {average: 5, burst: 5}\n"
+                       "  rampart:loginRateLimit:\n    <<: *r\n    average: 0\n")
+    with pytest.raises(ValidationError) as err:
+        config.load("t", tmp_path)
+    # line 5, column 5: the overriding `average: 0`, not the anchor's valid `average: 5`
+    assert str(err.value).startswith("Pulumi.t.yaml:5:5: field 'loginRateLimit.average'"), \
+        str(err.value)
+
+
+def test_a_setting_refused_by_the_catalog_is_located_in_the_stack_file(tmp_path):
+    _project(tmp_path, "config:\n  rampart:target: docker\n  rampart:resources:\n"
+                       "    nope: {cpuLimit: 1}\n")
+    with pytest.raises(ValidationError) as err:
+        program.platform_of(config.load("t", tmp_path))
+    assert str(err.value).startswith("Pulumi.t.yaml:4:5: field 'resources.nope'"), str(err.value)
+
+
+def test_catalog_errors_name_the_line_of_a_dotted_key(tmp_path):
+    from infra.model import build_platform
+
+    (tmp_path / "versions.yaml").write_text(
+        'images:\n  auth:\n    repository: docker.io/erp/auth\n    tag: "1.4.2"\n')
+    (tmp_path / "erp.yaml").write_text(
+        "platform: erp\nversions: versions.yaml\nservices:\n  auth:\n    group: core\n"
+        "    image: auth\n    port: 3001\n    environment:\n      LOG: info\n"
+        "      LOG.LEVEL: [debug]\n")
+    with pytest.raises(ValidationError) as err:
+        build_platform(tmp_path / "erp.yaml")
+    # line 10, column 7: `LOG.LEVEL` (a key with dots), not `LOG` on line 9
+    assert "erp.yaml:10:7: service 'auth': field 'environment.LOG.LEVEL'" in str(err.value), \
+        str(err.value)
+
+
+def test_a_yaml_syntax_error_is_located_like_every_other(tmp_path):
+    from infra.model import build_platform
+
+    (tmp_path / "erp.yaml").write_text("platform: erp\nservices: [unclosed\n")
+    with pytest.raises(ValidationError, match=r"erp\.yaml:3:1: not valid YAML"):
+        build_platform(tmp_path / "erp.yaml")
+
+
+def test_values_from_the_engine_get_the_stack_files_type_checks():
+    for value in ("NET_ADMIN", "SYS_ADMIN,NET_ADMIN", "true", "5"):
+        with pytest.raises(ValidationError, match="policyAllowedCapabilities"):
+            _from_engine("dev", {"rampart:policyAllowedCapabilities": value})
+    stack = _from_engine("dev", {"rampart:policyAllowedCapabilities": '["net_admin"]'})
+    assert stack.policy.allowed_capabilities == frozenset({"NET_ADMIN"})
+
+
+def test_an_empty_key_means_the_default_through_either_door(tmp_path):
+    _project(tmp_path, "config:\n  rampart:catalog:\n  rampart:vaultAddr:\n"
+                       "  rampart:acmeEmail:\n")
+    stack = config.load("t", tmp_path)
+    engine = _from_engine("t", config.engine_config(stack), tmp_path)
+    assert stack.catalog_is_default and engine.catalog_is_default
+    assert stack.secrets == engine.secrets and stack.secrets.addr is None
+    assert stack.model == engine.model

@@ -471,7 +471,7 @@ def test_nested_aliases_do_not_explode(tmp_path: Path) -> None:
 def test_missing_catalog_file(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         build_platform(tmp_path / "nope.yaml")
-    assert "not found" in str(info.value) and "nope.yaml" in str(info.value)
+    assert "no such catalog file" in str(info.value) and "nope.yaml" in str(info.value)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -479,7 +479,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path.write_text("platform: erp\nservices: {api: [\n", encoding="utf-8")
     with pytest.raises(ValidationError) as info:
         build_platform(path)
-    assert "not valid YAML" in info.value.message and "line" in info.value.message
+    assert "not valid YAML" in info.value.message
+    assert (info.value.line, info.value.column) == (3, 1) and ":3:1: " in str(info.value)
 
 
 # -- stack settings ---------------------------------------------------------------------------

@@ -131,7 +131,8 @@ def test_vault_address_with_user_info_is_refused(addr: str, tmp_path: Path) -> N
     root = _stack(tmp_path, f"  rampart:vaultAddr: {addr}\n")
     with pytest.raises(ValidationError) as err:
         config.load("t", root)
-    assert str(err.value).startswith("Pulumi.t.yaml: field 'rampart:vaultAddr': ")
+    # Line 3, column 3: the key, where the parser saw it; never the value.
+    assert str(err.value).startswith("Pulumi.t.yaml:3:3: field 'rampart:vaultAddr': ")
     assert "tokenvalue" not in str(err.value)
 
 
