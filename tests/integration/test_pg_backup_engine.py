@@ -201,6 +201,12 @@ def _wait(what: str, check: Callable[[], bool], timeout: float = 90.0) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _first_report(log: str) -> str | None:
+    """A log up to the end of its first RESULT line, once that line is complete."""
+    match = re.search(r"^RESULT [^\n]*\n", log, re.MULTILINE)
+    return log[:match.end()] if match else None
+
+
 def _lines(output: str) -> list[str]:
     """The run's report: the attempt, retry and RESULT lines (what the journal shows)."""
     return [x for x in output.splitlines() if x.startswith(("attempt", "retrying", "RESULT"))]
@@ -213,7 +219,14 @@ def _container(root: Path, dirs: dict[str, Path]) -> dict[str, Any]:
     spool = root / "pgbackrest-wal"  # the word pgBackRest wants in archive_command
     spool.mkdir()
     _chown(spool)
-    policy = dataclasses.replace(backups.load_policy(), retry_delay_s=RETRY_DELAY_S)
+    # The role's schedules (full 01:00, incremental 00/6:30) moved 12 hours from now: a slot
+    # falling while the module runs would start a backup of the scheduler's beside the tests'.
+    far = time.gmtime(time.time() + 12 * 3600)
+    full_hour, incr_hour, minute = far.tm_hour, (far.tm_hour + 6) % 24, far.tm_min
+    policy = dataclasses.replace(
+        backups.load_policy(), retry_delay_s=RETRY_DELAY_S,
+        full=backups.Schedule((full_hour,), minute, f"{full_hour:02}:{minute:02}"),
+        incremental=backups.Schedule((incr_hour,), minute, f"{incr_hour:02}:{minute:02}"))
     (root / "policy.env").write_text(backups.policy_env(policy, JOB))
     # the very text the target uploads, under the name it uploads it as
     files = backups.container_files(_platform(), policy)[JOB]
@@ -383,12 +396,19 @@ def ready(bench: Bench) -> Iterator[Bench]:
     proc = subprocess.Popen(bench.engine_argv(), env=bench.env, cwd=bench.root,
                             stdout=open(bench.root / "serve.log", "wb"),  # noqa: SIM115
                             stderr=subprocess.STDOUT)
-    prom = bench.metrics / "rampart_backup.prom"
     try:
-        _wait("the first full backup", lambda: prom.exists() or proc.poll() is not None,
-              timeout=150)
+        # The run is over once its RESULT line is out (the engine prints it last, after the
+        # metrics): rampart_backup.prom appears before it, so the log read when the file
+        # appears may end before the report does.
+        _wait("the first full backup's RESULT line",
+              lambda: _first_report(bench.log()) is not None or proc.poll() is not None,
+              timeout=300)
         assert proc.poll() is None, f"serve exited: {bench.log()}"
-        bench.first_run = subprocess.CompletedProcess(proc.args, 0, bench.log(), "")
+        report = _first_report(bench.log())
+        assert report is not None, bench.log()
+        # serve goes on: the run's exit code is its RESULT's verdict
+        code = 0 if _lines(report)[-1].startswith("RESULT ok: ") else 1
+        bench.first_run = subprocess.CompletedProcess(proc.args, code, report, "")
         yield bench
     finally:
         proc.send_signal(signal.SIGTERM)
