@@ -2,10 +2,13 @@
 playbooks' strategy), against the same run with Ansible's plain strategies, measured in the
 same run.
 
-    .venv/bin/python benchmarks/converge.py [--runs 3] [--json out/converge-bench.json]
+    .venv/bin/python benchmarks/converge.py [--runs 3] [--fresh] [--json out/converge-bench.json]
 
-Needs the default lab up (`rampart lab up`); converges it once first (not timed). Then,
-alternately, the same `ansible-playbook playbooks/site.yml` (changed=0 asserted on every host):
+Needs the default lab up (`rampart lab up`); converges it once first (recorded as
+`first_converge`, not part of the medians). With `--fresh` the lab is brought down and up first,
+so that converge is the first one of four fresh hosts (the apt proxy's cache survives `lab down`:
+packages come from a warm cache). Then, alternately, the same
+`ansible-playbook playbooks/site.yml` (changed=0 asserted on every host):
 
 1. as shipped: strategies mitogen_linear / mitogen_free (playbooks/strategy_plugins);
 2. the baseline: RAMPART_MITOGEN=0, Ansible's own linear / free strategies (one SSH-piped
@@ -28,11 +31,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
 
-from infra.lab import default_lab  # noqa: E402
+from infra.lab import default_lab, lifecycle  # noqa: E402
 from infra.lab.playbook import PlaybookRun, run_playbook  # noqa: E402
 
 SUDO_LOG = "var/log/sudo.log"
@@ -64,6 +66,8 @@ def measured(roots: dict[str, Path], mitogen: bool) -> tuple[PlaybookRun, dict]:
     hz = os.sysconf("SC_CLK_TCK")
     return run, {
         "wall_s": round(run.seconds, 1),
+        # The machine is shared (other jobs may run): its 1-minute load when the run ended.
+        "load_1m": round(os.getloadavg()[0], 1),
         "controller_cpu_s": round(cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime, 1),
         "machine_busy_cpu_s": round((busy1 - busy0) / hz, 1),
         # Under Mitogen sudo runs once per host and become user, not once per task.
@@ -75,9 +79,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "converge-bench.json")
+    parser.add_argument("--fresh", action="store_true",
+                        help="lab down and up first: the first converge is of fresh hosts")
     opts = parser.parse_args()
     (ROOT / "out").mkdir(exist_ok=True)
     lab = default_lab()
+    if opts.fresh:
+        lifecycle.down(lab)
+        lifecycle.up(lab)
     roots = {h.name: lab.host_root(h) for h in lab.hosts}
     if not all(r.is_dir() for r in roots.values()):
         sys.exit(f"lab {lab.name} is not up: run `rampart lab up` first")
@@ -85,6 +94,10 @@ def main() -> int:
     first = run_playbook("playbooks/site.yml")
     if first.returncode != 0:
         sys.exit(first.failure_summary())
+    first_converge = {"fresh_hosts": opts.fresh, "wall_s": round(first.seconds, 1),
+                      "changed": {h: c.get("changed", 0) for h, c in first.recap.items()}}
+    print(f"first converge ({'fresh hosts' if opts.fresh else 'lab as found'}): "
+          f"{first_converge['wall_s']} s, changed {first_converge['changed']}", flush=True)
 
     fast, plain = [], []
     for i in range(opts.runs):
@@ -104,6 +117,7 @@ def main() -> int:
     result = {
         "machine": f"{platform.node()} {os.cpu_count()} CPUs, {platform.platform()}",
         "runs": opts.runs,
+        "first_converge": first_converge,
         "mitogen": fast,
         "plain": plain,
         "median": {

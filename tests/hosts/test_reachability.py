@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from lab_support import HOSTS
 from testinfra.host import Host
 
 from infra.lab import reachability
@@ -67,7 +68,6 @@ def listeners(
         host.run(f"kill {pid}")
 
 
-HOSTS = ["edge1", "app1", "db1", "mon1"]
 PAIRS = [(src, dst) for src in HOSTS for dst in HOSTS if src != dst]
 
 

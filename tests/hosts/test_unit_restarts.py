@@ -14,11 +14,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lab_support import HOSTS
 from testinfra.host import Host
 
 from infra.lab import LabConfig, hosts, lifecycle
 
-HOSTS = ["edge1", "app1", "db1", "mon1"]
 REPO = Path(__file__).resolve().parents[2]
 ROUNDS = 5
 CGROUP_ERRORS = re.compile(r"219/CGROUP|compat systemd cgroup|Failed to kill control group")

@@ -40,7 +40,12 @@ PLAYBOOK = """\
 
 
 def _effective(workdir: Path) -> dict:
-    (workdir / "ansible.cfg").write_text("[defaults]\nroles_path = roles\n")
+    # The roles use the project's own task actions (rampart_apt, rampart_managed_files), as
+    # the project's ansible.cfg names them.
+    plugins = Path(backups.ROLE_DEFAULTS).parents[3] / "playbooks"
+    (workdir / "ansible.cfg").write_text(
+        f"[defaults]\nroles_path = roles\nlibrary = {plugins / 'library'}\n"
+        f"action_plugins = {plugins / 'action_plugins'}\n")
     (workdir / "probe.yml").write_text(PLAYBOOK)
     playbook = Path(sys.executable).with_name("ansible-playbook")
     result = subprocess.run(

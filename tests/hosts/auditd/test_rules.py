@@ -4,17 +4,13 @@ are loaded and auditd runs, inside a container auditd stays off (and not failed)
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
+import lab_support
 import pytest
-import yaml
+from lab_support import HOSTS, in_container
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/auditd/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
 RULES = "/etc/audit/rules.d/50-rampart.rules"
-CONTAINER_TYPES = {"systemd-nspawn", "container", "lxc", "docker", "podman"}
 
 # CIS concern -> a rule line that must be present.
 EXPECTED = {
@@ -28,12 +24,7 @@ EXPECTED = {
 
 
 def _vars(host: Host) -> dict:
-    inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("auditd_")}}
-
-
-def _in_container(host: Host) -> bool:
-    return host.check_output("systemd-detect-virt --container || true").strip() in CONTAINER_TYPES
+    return lab_support.role_vars(host, "auditd")
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -97,7 +88,7 @@ def test_auditd_conf_rotates_and_handles_a_full_disk(
 def test_auditd_runs_where_the_kernel_allows(hardened: Callable[[str], Host], name: str) -> None:
     host = hardened(name)
     service = host.service("auditd")
-    if _in_container(host):
+    if in_container(host):
         assert not service.is_enabled, f"{name}: auditd enabled in a container (fails at boot)"
         state = host.run("systemctl is-failed auditd").stdout.strip()
         assert state != "failed", f"{name}: auditd.service left in the failed state"

@@ -1,26 +1,19 @@
-"""What the common role should have done, computed from its defaults and the lab inventory."""
+"""What the common role should have done: the expected figures (tests/hosts/expected.py)
+with the lab inventory on top, and login.defs as the host has it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+import lab_support
+from lab_support import HOSTS, in_container
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/common/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
-CONTAINER_TYPES = {"systemd-nspawn", "container", "lxc", "docker", "podman"}
+__all__ = ["HOSTS", "in_container", "login_defs", "role_vars"]
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("common_")}}
-
-
-def in_container(host: Host) -> bool:
-    return host.check_output("systemd-detect-virt --container || true").strip() in CONTAINER_TYPES
+    return lab_support.role_vars(host, "common")
 
 
 def login_defs(host: Host) -> dict[str, str]:

@@ -13,6 +13,8 @@ from testinfra.host import Host
 
 from infra.lab.playbook import PlaybookRun
 
+from .support import role_vars
+
 HOST = "app1"
 LISTS = "/var/lib/apt/lists"
 STAMP = "/var/lib/apt/periodic/update-success-stamp"
@@ -30,7 +32,7 @@ def _task_result(run: PlaybookRun, task: str, host: str) -> str:
 
 
 def _packages(run_playbook: Callable[..., PlaybookRun]) -> PlaybookRun:
-    run = run_playbook("playbooks/site.yml", "--limit", HOST, "--tags", "packages")
+    run = run_playbook("playbooks/site.yml", "--limit", HOST, "--tags", "common_packages")
     assert run.returncode == 0, run.failure_summary()
     return run
 
@@ -59,7 +61,7 @@ def test_a_refresh_older_than_the_limit_is_repeated(
     hardened: Callable[[str], Host], run_playbook: Callable[..., PlaybookRun]
 ) -> None:
     host = hardened(HOST)
-    limit = int(host.ansible.get_variables().get("common_apt_cache_valid_time", 3600))
+    limit = int(role_vars(host)["common_apt_cache_valid_time"])
     host.check_output(f"touch -d '@{int(host.check_output('date +%s')) - limit - 60}' {STAMP}")
     run = _packages(run_playbook)
     assert _task_result(run, TASK, HOST) == "ok", f"{HOST}: stale lists were not refreshed"

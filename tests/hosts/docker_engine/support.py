@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+import lab_support
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/docker_engine/defaults/main.yml").read_text())
+# The lab inventory's docker_hosts group.
 DOCKER_HOSTS = ["edge1", "app1"]
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("docker_engine_")}}
+    return lab_support.role_vars(host, "docker_engine")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-import yaml
+from expected import FAIL2BAN
+from lab_support import HOSTS
 from testinfra.host import Host
-
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/fail2ban/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -30,8 +26,8 @@ def test_sshd_and_recidive_jails_are_active(hardened: Callable[[str], Host], nam
 @pytest.mark.parametrize("name", HOSTS)
 @pytest.mark.parametrize(
     ("jail", "action"),
-    [("sshd", DEFAULTS["fail2ban_banaction"]),
-     ("recidive", DEFAULTS["fail2ban_banaction_allports"])],
+    [("sshd", FAIL2BAN["fail2ban_banaction"]),
+     ("recidive", FAIL2BAN["fail2ban_banaction_allports"])],
 )
 def test_jails_ban_through_nftables(
     hardened: Callable[[str], Host], name: str, jail: str, action: str
@@ -48,7 +44,7 @@ def test_sshd_jail_reads_the_journal(hardened: Callable[[str], Host], name: str)
         f"{name}: sshd jail is not on the systemd backend: {journal.stdout} {journal.stderr}"
     )
     maxretry = host.check_output("fail2ban-client get sshd maxretry")
-    assert maxretry == str(DEFAULTS["fail2ban_sshd_maxretry"]), f"{name}: maxretry {maxretry}"
+    assert maxretry == str(FAIL2BAN["fail2ban_sshd_maxretry"]), f"{name}: maxretry {maxretry}"
 
 
 @pytest.mark.parametrize("name", HOSTS)

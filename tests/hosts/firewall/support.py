@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 from typing import Any
 
-import yaml
+import lab_support
+from expected import FIREWALL
+from lab_support import HOSTS, hostvars
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/firewall/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
-TABLE = DEFAULTS["firewall_table"]
+__all__ = ["HOSTS", "TABLE", "expected_services", "loaded_services", "role_vars"]
+TABLE = FIREWALL["firewall_table"]
 
 # "tcp dport 5432 ip saddr 10.77.0.12 accept" / "... ip saddr { a, b } accept" / no saddr.
 SERVICE_RULE = re.compile(
@@ -23,14 +22,9 @@ SERVICE_RULE = re.compile(
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    """The firewall_* values the play used: defaults, then inventory; a templated inventory
-    value (the lab sums per-group service lists in group_vars/all) is evaluated by Ansible."""
-    inventory = host.ansible.get_variables()
-    merged = {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("firewall_")}}
-    for key, value in merged.items():
-        if isinstance(value, str) and "{{" in value:
-            merged[key] = host.ansible("debug", f"var={key}", check=False)[key]
-    return merged
+    """The firewall_* values of the play; a templated inventory value (the lab sums per-group
+    service lists in group_vars/all) is evaluated by Ansible (lab_support.role_vars)."""
+    return lab_support.role_vars(host, "firewall")
 
 
 def expected_services(host: Host) -> set[tuple[str, int, frozenset[str]]]:
@@ -47,7 +41,7 @@ def expected_services(host: Host) -> set[tuple[str, int, frozenset[str]]]:
                 anywhere = True
             elif source in groups:
                 for member in groups[source]:
-                    address = _hostvars(host, member).get("ansible_host", member)
+                    address = hostvars(host, member).get("ansible_host", member)
                     sources.add(str(address))
             else:
                 net = ipaddress.ip_network(source, strict=False)
@@ -55,12 +49,6 @@ def expected_services(host: Host) -> set[tuple[str, int, frozenset[str]]]:
         expected.add((svc.get("proto", "tcp"), int(svc["port"]),
                       frozenset() if anywhere else frozenset(sources)))
     return expected
-
-
-def _hostvars(host: Host, name: str) -> dict[str, Any]:
-    """Inventory variables of another host (testinfra's runner holds the whole inventory)."""
-    runner = host.backend.ansible_runner  # type: ignore[attr-defined]
-    return dict(runner.get_variables(name))
 
 
 def loaded_services(table: str, ssh_port: int) -> set[tuple[str, int, frozenset[str]]]:

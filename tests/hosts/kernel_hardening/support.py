@@ -1,22 +1,21 @@
-"""Expected values of the kernel_hardening role: its defaults, overridden by the inventory."""
+"""Expected values of the kernel_hardening role: the figures of tests/hosts/expected.py,
+overridden by the inventory."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+import lab_support
+from expected import KERNEL_HARDENING as EXPECTED
+from lab_support import HOSTS, in_container
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/kernel_hardening/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
+__all__ = ["EXPECTED", "HOSTS", "expected_sysctls", "in_container", "role_vars"]
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    """Role defaults overridden by the host's inventory variables (group_vars, host_vars)."""
-    inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("kernel_hardening_")}}
+    """The expected figures overridden by the host's inventory variables."""
+    return lab_support.role_vars(host, "kernel_hardening")
 
 
 def expected_sysctls(host: Host) -> dict[str, str]:
@@ -29,7 +28,3 @@ def expected_sysctls(host: Host) -> dict[str, str]:
         **v["kernel_hardening_sysctl_extra"],
     }
     return {k: str(val) for k, val in merged.items()}
-
-
-def in_container(host: Host) -> bool:
-    return host.run("systemd-detect-virt --container").rc == 0

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from testinfra.host import Host
 
-from .support import DEFAULTS, HOSTS, role_vars
+from .support import EXPECTED, HOSTS, role_vars
 
-MODULES = DEFAULTS["kernel_hardening_modules_blacklist"]
+MODULES = EXPECTED["kernel_hardening_modules_blacklist"]
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from testinfra.host import Host
 
-from .support import DEFAULTS, HOSTS, in_container
+from .support import EXPECTED, HOSTS, in_container
 
-MOUNTS = [m["path"] for m in DEFAULTS["kernel_hardening_mounts"]]
+MOUNTS = [m["path"] for m in EXPECTED["kernel_hardening_mounts"]]
 REQUIRED = {"nodev", "nosuid", "noexec"}
 
 

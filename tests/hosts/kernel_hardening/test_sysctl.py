@@ -13,10 +13,10 @@ from collections.abc import Callable
 import pytest
 from testinfra.host import Host
 
-from .support import DEFAULTS, HOSTS, expected_sysctls, in_container, role_vars
+from .support import EXPECTED, HOSTS, expected_sysctls, in_container, role_vars
 
-NETWORK_KEYS = sorted([*DEFAULTS["kernel_hardening_sysctl_network"], "net.ipv4.ip_forward"])
-KERNEL_KEYS = sorted(DEFAULTS["kernel_hardening_sysctl_kernel"])
+NETWORK_KEYS = sorted([*EXPECTED["kernel_hardening_sysctl_network"], "net.ipv4.ip_forward"])
+KERNEL_KEYS = sorted(EXPECTED["kernel_hardening_sysctl_kernel"])
 # Kernel-global keys a non-initial network/user namespace does not even show.
 HIDDEN_IN_CONTAINER = {
     "kernel.kexec_load_disabled",

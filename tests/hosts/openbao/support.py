@@ -4,40 +4,27 @@ requests to the live API from the controller, TLS verified with the CA the role 
 from __future__ import annotations
 
 import json
-import re
 import ssl
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-import yaml
-from lab_sockets import listening  # noqa: F401  (re-exported for the tests)
+import lab_support
+from lab_sockets import listening
+from lab_support import REPO
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/openbao/defaults/main.yml").read_text())
+__all__ = ["SECRETS_HOST", "api_url", "listening", "request", "role_vars", "root_token",
+           "tls_context"]
+# The lab inventory's secrets group.
 SECRETS_HOST = "mon1"
 CA_FILE = REPO / "inventories/lab/.state/openbao-ca.pem"
 INIT_FILE = REPO / "inventories/lab/.state/openbao-init.json"
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    """Defaults with the inventory's openbao_* values on top; the lab's templates resolved."""
-    inventory = host.ansible.get_variables()
-    merged = {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("openbao_")}}
-    if "{{" in str(merged["openbao_listen_address"]):
-        merged["openbao_listen_address"] = inventory["ansible_host"]
-    # Defaults built from other role variables ("{{ openbao_log_dir }}/audit.log").
-    for _ in range(3):
-        for key, value in merged.items():
-            if isinstance(value, str):
-                merged[key] = re.sub(
-                    r"\{\{ (openbao_\w+) \}\}",
-                    lambda m: str(merged.get(m.group(1), m.group(0))),
-                    value,
-                )
-    return merged
+    """The expected figures with the inventory's openbao_* values on top, templates resolved."""
+    return lab_support.role_vars(host, "openbao")
 
 
 def api_url(host: Host) -> str:

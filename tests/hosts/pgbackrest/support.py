@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from pathlib import Path
 from typing import Any
 
-import yaml
+from expected import PGBACKREST as EXPECTED
+from lab_support import REPO
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/pgbackrest/defaults/main.yml").read_text())
+__all__ = ["DB_HOST", "EXPECTED", "LAB_PASSPHRASE", "archive_now", "backup_sets", "last_line",
+           "metrics", "pgbackrest", "psql", "wait_for"]
+# The lab inventory's db group.
 DB_HOST = "db1"
 PG_SERVICE = "postgresql@15-main"
 PG_DATA = "/var/lib/postgresql/15/main"

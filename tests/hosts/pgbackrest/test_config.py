@@ -12,7 +12,7 @@ from testinfra.host import Host
 from infra.model import DEFAULT_CATALOG, build_platform
 from infra.observability import load_settings, rule_files
 
-from .support import DEFAULTS, LAB_PASSPHRASE, backup_sets, metrics, psql
+from .support import EXPECTED, LAB_PASSPHRASE, backup_sets, metrics, psql
 
 
 def test_archiving_goes_through_pgbackrest_within_a_minute(db: Host) -> None:
@@ -47,7 +47,7 @@ def test_repository_is_encrypted_and_kept_by_time(db: Host) -> None:
     for line in (
         "repo1-cipher-type=aes-256-cbc",
         "repo1-retention-full-type=time",
-        f"repo1-retention-full={DEFAULTS['pgbackrest_retention_full_days']}",
+        f"repo1-retention-full={EXPECTED['pgbackrest_retention_full_days']}",
     ):
         assert line in text.splitlines(), f"db1: pgbackrest.conf lacks {line}"
     # Encrypted info files are OpenSSL-salted binaries, not readable INI text.
@@ -75,7 +75,7 @@ def test_backup_timer_is_persistent_and_enabled(db: Host, kind: str) -> None:
     assert db.service(unit).is_enabled, f"db1: {unit} is not enabled"
     shown = db.check_output(f"systemctl show -p Persistent -p TimersCalendar {unit}")
     assert "Persistent=yes" in shown, f"db1: {unit}: {shown}"
-    expected = DEFAULTS[f"pgbackrest_{kind}_schedule"]
+    expected = EXPECTED[f"pgbackrest_{kind}_schedule"]
     normalised = db.check_output(
         f"systemd-analyze calendar '{expected}' | sed -n 's/.*Normalized form: //p'"
     )

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-import yaml
-from lab_sockets import listening  # noqa: F401  (re-exported for the tests)
+import lab_support
+from lab_sockets import listening
+from lab_support import HOSTS, REPO
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/prometheus/defaults/main.yml").read_text())
+__all__ = ["HOSTS", "MONITOR", "REPO", "api", "get_json", "listening", "role_vars", "seconds"]
+# The lab inventory's monitoring group.
 MONITOR = "mon1"
-HOSTS = ["edge1", "app1", "db1", "mon1"]
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
@@ -30,13 +29,8 @@ def seconds(duration: str) -> float:
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    """The role's defaults with the inventory's prometheus_* values on top; the one template
-    the lab uses ("{{ ansible_host }}") resolved."""
-    inventory = host.ansible.get_variables()
-    merged = {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("prometheus_")}}
-    if "{{" in str(merged["prometheus_listen_address"]):
-        merged["prometheus_listen_address"] = inventory["ansible_host"]
-    return merged
+    """The expected figures with the inventory's prometheus_* values on top."""
+    return lab_support.role_vars(host, "prometheus")
 
 
 def get_json(url: str, timeout: float = 10) -> Any:

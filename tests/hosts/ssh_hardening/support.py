@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 from typing import Any
 
-import yaml
+import lab_support
+from lab_support import HOSTS, REPO, address
 from testinfra.host import Host
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULTS = yaml.safe_load((REPO / "roles/ssh_hardening/defaults/main.yml").read_text())
-HOSTS = ["edge1", "app1", "db1", "mon1"]
+__all__ = ["HOSTS", "address", "effective", "file_settings", "role_vars", "ssh_audit",
+           "ssh_from_controller"]
 STATE = REPO / "inventories/lab/.state"
 SSH_AUDIT = REPO / ".venv/bin/ssh-audit"
 
 
 def role_vars(host: Host) -> dict[str, Any]:
-    inventory = host.ansible.get_variables()
-    return {**DEFAULTS, **{k: v for k, v in inventory.items() if k.startswith("ssh_hardening_")}}
-
-
-def address(host: Host) -> str:
-    return str(host.ansible.get_variables()["ansible_host"])
+    return lab_support.role_vars(host, "ssh_hardening")
 
 
 def effective(host: Host, connection: str = "") -> dict[str, str]:
