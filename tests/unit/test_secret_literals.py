@@ -82,8 +82,9 @@ def credential_names(draw: st.DrawFn) -> str:
     # a trailing plain word after the credential word (`DB_PASSWORD_NEW`) still names one
     after = draw(st.lists(st.sampled_from(["new", "old", "2", "prod", "b64"]), max_size=1))
     words = [*before, *credential, *after]
-    if words == ["pwd"]:
-        words = ["db", "pwd"]  # `PWD` alone is the shell's working directory
+    if "".join(words) in ("pwd", "oldpwd"):
+        # `PWD` and `OLDPWD` (also spelled `oldPwd`) are the shell's working directories
+        words = ["db", "pwd"]
     return spell(words, draw(st.sampled_from(STYLES)))
 
 
