@@ -12,8 +12,9 @@ what is left. The same wrapped policies run under
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi_policy as pp
@@ -191,7 +192,14 @@ def _context(settings: StackSettings) -> Context:
     """What rules read: the stack's settings plus the registry's rule names (the waiver
     rules judge a waiver's rule against them; the registry imports those rules, so they
     cannot import it)."""
-    return replace(settings.context(), rule_names=registry.rule_names())
+    return settings.context(_rule_names())
+
+
+@functools.cache
+def _rule_names() -> frozenset[str]:
+    # Once per process: the registry is complete once this module is imported, and _context
+    # runs for every resource under every rule.
+    return registry.rule_names()
 
 
 def _level(rule: Rule) -> pp.EnforcementLevel:

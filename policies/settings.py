@@ -153,10 +153,10 @@ class StackSettings:
             out.append(w)
         return tuple(out)
 
-    def context(self) -> Context:
+    def context(self, rule_names: frozenset[str] = frozenset()) -> Context:
         ctx = Context(require_digests=self.require_digests, waivers=self.judged, today=self.today,
                       allowlist_min_prefix=self.allowlist_min_prefix,
-                      allowlist_max_share=self.allowlist_max_share)
+                      allowlist_max_share=self.allowlist_max_share, rule_names=rule_names)
         if self.allowed_capabilities is not None:
             ctx = replace(ctx, allowed_capabilities=self.allowed_capabilities)
         return ctx

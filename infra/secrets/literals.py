@@ -384,10 +384,6 @@ _HEX_RUN = re.compile(rf"(?<![A-Za-z0-9])(?:[0-9a-f]{{{HEX_MIN_LENGTH},}}"
                       rf"|[0-9A-F]{{{HEX_MIN_LENGTH},}})(?![A-Za-z0-9])")
 
 
-def _min_bits() -> int:
-    return PASSWORD_MIN_BITS
-
-
 def _class(char: str) -> str:
     if char.isdigit():
         return "d"
@@ -411,7 +407,7 @@ def looks_random(run: str) -> bool:
     mean_word = len(alnum) / len(_WORD.findall(alnum))
     return (changes / (len(alnum) - 1) >= ENTROPY_MIN_CLASS_CHANGES
             and mean_word <= ENTROPY_MAX_MEAN_WORD
-            and estimated_bits(alnum) >= _min_bits())
+            and estimated_bits(alnum) >= PASSWORD_MIN_BITS)
 
 
 def has_high_entropy(text: str) -> bool:

@@ -89,9 +89,9 @@ class Stack:
         return exc.located(_short_keys(self.positions), "config")
 
     def position(self, key: str) -> tuple[int, int] | None:
-        """(line, column) of a `rampart:` key in the stack file, when read from one."""
-        return self.positions.get(("config", f"{NAMESPACE}:{key}")) or self.positions.get(
-            ("config", key))
+        """(line, column) of a `rampart:` key in the stack file, when read from one (the
+        reader keys every position by the full name, however the file spelled it)."""
+        return self.positions.get(("config", f"{NAMESPACE}:{key}"))
 
 
 def project_dir(start: Path | None = None) -> Path:
