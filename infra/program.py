@@ -12,7 +12,7 @@ May import: the model, the edge, observability, backups, secrets and the targets
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from typing import Any
 
 from infra import backups, observability
@@ -22,11 +22,11 @@ from infra.model.errors import ValidationError
 from infra.model.types import Platform
 from infra.secrets import provider
 from infra.secrets.errors import SecretsError
+from infra.secrets.vault import DEFAULT_MOUNT
 from infra.stack import Stack
 from infra.targets import docker
 
-# Targets by the name stack config uses (`rampart:target`).
-TARGETS: dict[str, Callable[..., Any]] = {"docker": docker.deploy}
+CNPG_IMAGE = "cnpg-postgres"  # the versions file's pin of the Kubernetes target's PostgreSQL
 # What `run` raises for a stack that must not be deployed (one line each; exit code 2 or 3).
 REFUSALS = (ValidationError, EdgeConfigError, SecretsError)
 
@@ -48,19 +48,123 @@ def run(stack: Stack, secrets: provider.SecretsProvider | None = None) -> Any:
                               field="rampart:target")
     platform = platform_of(stack)
     # The backup policy of the pgbackrest role (its defaults file), for the Docker target's
-    # backup job and PostgreSQL's WAL archiving.
+    # backup job, PostgreSQL's WAL archiving and the Kubernetes operator's backups.
     backup_policy = backups.load_policy()
+    target = TARGETS[stack.target]
+    target.check(stack, platform)  # refusals that need no secret, before Vault is read
     if secrets is None:
         secrets = provider.for_stack(platform, stack.name, stack.secrets)
-    # Prometheus, Alertmanager and Grafana configuration generated from the same model.
-    config_files = observability.container_files(
-        observability.build_files(platform, stack.observability))
-    for service, files in backups.container_files(platform, backup_policy).items():
-        config_files[service] = {**config_files.get(service, {}), **files}
-    return TARGETS[stack.target](
-        platform,
-        secrets,
+    return target.deploy(stack, platform, secrets, backup_policy)
+
+
+class _Docker:
+    @staticmethod
+    def check(stack: Stack, platform: Platform) -> None:
+        pass
+
+    @staticmethod
+    def deploy(stack: Stack, platform: Platform, secrets: provider.SecretsProvider,
+               backup_policy: backups.BackupPolicy) -> Any:
+        # Prometheus, Alertmanager and Grafana configuration generated from the same model.
+        config_files = observability.container_files(
+            observability.build_files(platform, stack.observability))
+        for service, files in backups.container_files(platform, backup_policy).items():
+            config_files[service] = {**config_files.get(service, {}), **files}
+        return docker.deploy(
+            platform,
+            secrets,
+            config_files=config_files,
+            secret_files={"alertmanager": observability.secret_files(stack.observability)},
+            command_arguments=backups.command_arguments(platform, backup_policy),
+        )
+
+
+class _Kubernetes:
+    @staticmethod
+    def check(stack: Stack, platform: Platform) -> None:
+        from infra.targets.kubernetes import platform as cluster
+
+        cluster.plan(platform, _kubernetes_inputs(stack, platform, backups.load_policy()))
+
+    @staticmethod
+    def deploy(stack: Stack, platform: Platform, secrets: provider.SecretsProvider,
+               backup_policy: backups.BackupPolicy) -> Any:
+        # Imported here: a Docker stack never loads pulumi-kubernetes.
+        from infra.targets.kubernetes import platform as cluster
+
+        return cluster.deploy(platform, secrets,
+                              _kubernetes_inputs(stack, platform, backup_policy))
+
+
+def _kubernetes_inputs(stack: Stack, platform: Platform,
+                       policy: backups.BackupPolicy) -> Any:
+    """What the Kubernetes target needs besides the model, from the owners of each part."""
+    from infra.targets.kubernetes.monitoring import Monitoring, Scrape
+    from infra.targets.kubernetes.platform import KubernetesInputs
+    from infra.targets.kubernetes.postgres import BackupPlan
+
+    settings = stack.kubernetes
+    assert settings is not None  # the stack reader requires the block for this target
+    server = settings.vault_server or stack.secrets.addr
+    if not server:
+        raise ValidationError(stack.source, "the kubernetes target needs the address pods "
+                              "reach Vault at: set rampart:kubernetes.vaultServer (or "
+                              "rampart:vaultAddr)", field="rampart:kubernetes.vaultServer")
+    obs = stack.observability
+    files = observability.build_files(platform, obs)
+    containers = observability.container_files(files)
+    scrapes = []
+    for t in observability.scrape_targets(platform, obs):
+        for address in t.addresses:
+            host, _, port = address.rpartition(":")
+            if host and port.isdigit():
+                scrapes.append(Scrape(t.job, t.service, t.tier, host, int(port),
+                                      t.metrics_path))
+    groups: list[Any] = []
+    for rule_file in observability.rule_files(platform, obs):
+        groups += observability.rule_file_document(rule_file, obs)["groups"]
+    monitoring = Monitoring(
+        scrapes=tuple(scrapes), rule_groups=tuple(groups),
+        alertmanager_config=files["alertmanager/alertmanager.yml"],
+        grafana_files=containers.get("grafana", {}),
+        scrape_interval_s=obs.scrape_interval, evaluation_interval_s=obs.evaluation_interval)
+    config_files: dict[str, dict[str, str]] = {"grafana": dict(containers.get("grafana", {}))}
+    plan = None
+    job = database = None
+    jobs = backups.pgbackrest_jobs(platform)
+    if jobs:
+        j = jobs[0]
+        job, database = j.job.name, j.database.name
+        pins = dict(platform.pins)
+        image = pins.get(CNPG_IMAGE)
+        if image is None or (platform.require_digests and not image.digest):
+            raise ValidationError(platform.versions_source, "the kubernetes target runs "
+                                  f"{database} under CloudNativePG: pin its operand image "
+                                  f"'{CNPG_IMAGE}' (with a digest for this stack)",
+                                  field=f"images.{CNPG_IMAGE}")
+        env = dict(j.job.environment)
+        secret = next(r for r in j.job.secrets if r.env == "BACKUP_S3_SECRET_KEY_FILE")
+        repository = j.repository
+        schedule = policy.incremental
+        plan = BackupPlan(
+            image=image.ref, archive_timeout_s=policy.archive_timeout_s,
+            retention_days=policy.retention_full_days,
+            schedule=f"0 {schedule.minute} {','.join(map(str, schedule.hours))} * * *",
+            endpoint=repository.endpoint if repository else env["PGBACKREST_REPO1_S3_ENDPOINT"],
+            bucket=repository.bucket if repository else env["PGBACKREST_REPO1_S3_BUCKET"],
+            prefix=repository.prefix if repository else "",
+            access_key=repository.user if repository else env["BACKUP_S3_ACCESS_KEY_ID"],
+            secret_owner=secret.shared_from or j.job.name, secret_name=secret.name)
+        for service, content in backups.container_files(platform, policy).items():
+            if service != job:
+                config_files[service] = {**config_files.get(service, {}), **content}
+    return KubernetesInputs(
+        stack=stack.name, settings=settings, vault_server=server,
+        vault_mount=stack.secrets.mount or os.environ.get("RAMPART_VAULT_MOUNT") or DEFAULT_MOUNT,
         config_files=config_files,
-        secret_files={"alertmanager": observability.secret_files(stack.observability)},
-        command_arguments=backups.command_arguments(platform, backup_policy),
-    )
+        secret_files={"alertmanager": observability.secret_files(obs)},
+        monitoring=monitoring, backup=plan, backup_job=job, database=database)
+
+
+# Targets by the name stack config uses (`rampart:target`).
+TARGETS: dict[str, Any] = {"docker": _Docker, "kubernetes": _Kubernetes}

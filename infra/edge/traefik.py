@@ -56,6 +56,7 @@ PUBLIC_MIDDLEWARES = (MW_HEADERS, MW_CORS, MW_RATE, MW_INFLIGHT)
 LOGIN_MIDDLEWARES = (MW_HEADERS, MW_CORS, MW_LOGIN_RATE, MW_INFLIGHT)
 # Allowlist first: a request from outside the allowlist never reaches the password check.
 ADMIN_MIDDLEWARES = (MW_ADMIN_ALLOW, MW_ADMIN_AUTH, MW_HEADERS, MW_RATE, MW_INFLIGHT)
+LOGIN_PRIORITY = 1000
 
 # Modern suites only (forward secrecy, AEAD); TLS 1.3 suites are not configurable in Go.
 TLS12_CIPHER_SUITES = (
@@ -155,19 +156,27 @@ def _source_criterion(edge: EdgeSettings) -> dict[str, Any]:
     return {"ipStrategy": {"depth": edge.ip_strategy_depth}}
 
 
-def static_config(platform: Platform) -> dict[str, Any]:
+def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEBSECURE_PORT),
+                  providers: Mapping[str, Any] | None = None,
+                  acme: bool | None = None, redirect_to: str = WEBSECURE) -> dict[str, Any]:
+    """Traefik's static configuration. The defaults are the Docker target's (ports 80/443, the
+    file provider, ACME in Traefik when tls is 'acme'); the Kubernetes target listens on
+    unprivileged ports behind its Service, watches CRDs and leaves certificates to
+    cert-manager (`acme=False`), redirecting to the public port (`redirect_to=":443"`)."""
     edge = platform.edge
     proxy = edge_service(platform)
+    acme = edge.tls_mode == "acme" if acme is None else acme
+    web_port, websecure_port = ports
     websecure: dict[str, Any] = {
-        "address": f":{WEBSECURE_PORT}",
-        "http": {"tls": {"certResolver": ACME_RESOLVER} if edge.tls_mode == "acme" else {}},
+        "address": f":{websecure_port}",
+        "http": {"tls": {"certResolver": ACME_RESOLVER} if acme else {}},
         # Drain in-flight requests on SIGTERM within the service's stop grace.
         "transport": {"lifeCycle": {"graceTimeOut": f"{proxy.stop_grace_s}s"}},
     }
     web: dict[str, Any] = {
-        "address": f":{WEB_PORT}",
+        "address": f":{web_port}",
         "http": {"redirections": {"entryPoint": {
-            "to": WEBSECURE, "scheme": "https", "permanent": True}}},
+            "to": redirect_to, "scheme": "https", "permanent": True}}},
     }
     if edge.ip_strategy_depth > 0:
         # Traefik drops X-Forwarded-For from untrusted peers before middlewares run; without
@@ -192,9 +201,10 @@ def static_config(platform: Platform) -> dict[str, Any]:
         # Request headers are dropped from the access log: they carry tokens and cookies.
         "accessLog": {"format": "json", "fields": {
             "defaultMode": "keep", "headers": {"defaultMode": "drop"}}},
-        "providers": {"file": {"filename": DYNAMIC_PATH, "watch": False}},
+        "providers": dict(providers) if providers is not None else {
+            "file": {"filename": DYNAMIC_PATH, "watch": False}},
     }
-    if edge.tls_mode == "acme":
+    if acme:
         challenge: dict[str, Any] = (
             {"tlsChallenge": {}} if edge.acme_challenge == "tls-alpn"
             else {"httpChallenge": {"entryPoint": WEB}}
@@ -244,8 +254,13 @@ def _lb_service(svc: Service) -> dict[str, Any]:
     return {"loadBalancer": lb}
 
 
-def middlewares(platform: Platform) -> dict[str, Any]:
+def middlewares(platform: Platform, basic_auth_secret: str | None = None) -> dict[str, Any]:
+    """Every middleware by name, as the file provider's `http.middlewares` and as the `spec`
+    of a Traefik `Middleware` object. Basic auth reads the users file the target delivers,
+    or on Kubernetes the Secret `basic_auth_secret` (its `users` key)."""
     edge = platform.edge
+    auth: dict[str, Any] = ({"secret": basic_auth_secret} if basic_auth_secret
+                            else {"usersFile": htpasswd_secret(platform)})
     criterion = _source_criterion(edge)
     return {
         MW_HEADERS: {"headers": {
@@ -276,35 +291,57 @@ def middlewares(platform: Platform) -> dict[str, Any]:
                                       "sourceCriterion": criterion}},
         MW_ADMIN_ALLOW: {"ipAllowList": {"sourceRange": list(edge.admin_allowlist),
                                          "ipStrategy": {"depth": edge.ip_strategy_depth}}},
-        MW_ADMIN_AUTH: {"basicAuth": {"usersFile": htpasswd_secret(platform),
-                                      "removeHeader": True, "realm": "rampart-admin"}},
+        MW_ADMIN_AUTH: {"basicAuth": {**auth, "removeHeader": True, "realm": "rampart-admin"}},
     }
+
+
+@dataclass(frozen=True)
+class Router:
+    """One edge router: what it matches, the middlewares in order, where it sends requests
+    (`service`; Traefik's own API when `internal`)."""
+
+    name: str
+    service: Service
+    rule: str
+    middlewares: tuple[str, ...]
+    priority: int | None = None
+    internal: bool = False
+
+
+def routers(platform: Platform) -> list[Router]:
+    """Every router of the edge, by routed service: public services get the public chain
+    (and a stricter login router), admin services and Traefik's dashboard the admin chain."""
+    out: list[Router] = []
+    for svc in routed_services(platform):
+        route = svc.route
+        assert route is not None  # routed_services only returns routed services
+        if svc.name == SERVICE:
+            # Traefik's own dashboard and API: the internal service, admin protections only.
+            out.append(Router(svc.name, svc, _rule(route.host, ("/api", "/dashboard")),
+                              ADMIN_MIDDLEWARES, internal=True))
+            continue
+        rule = _rule(route.host, (route.path_prefix,))
+        if svc.exposure is Exposure.ADMIN:
+            out.append(Router(svc.name, svc, rule, ADMIN_MIDDLEWARES))
+            continue
+        out.append(Router(svc.name, svc, rule, PUBLIC_MIDDLEWARES))
+        if route.login_paths:
+            # Higher priority than the service's catch-all router, so login requests
+            # always meet the strict limit.
+            out.append(Router(f"{svc.name}-login", svc, _rule(route.host, route.login_paths),
+                              LOGIN_MIDDLEWARES, priority=LOGIN_PRIORITY))
+    return out
 
 
 def dynamic_config(platform: Platform) -> dict[str, Any]:
     edge = platform.edge
-    routers: dict[str, Any] = {}
+    routers_: dict[str, Any] = {}
     services: dict[str, Any] = {}
-    for svc in routed_services(platform):
-        route = svc.route
-        assert route is not None  # routed_services only returns routed services
-        rule = _rule(route.host, (route.path_prefix,))
-        if svc.name == SERVICE:
-            # Traefik's own dashboard and API: the internal service, admin protections only.
-            rule = _rule(route.host, ("/api", "/dashboard"))
-            routers[svc.name] = _router(rule, "api@internal", ADMIN_MIDDLEWARES, edge)
-            continue
-        if svc.exposure is Exposure.ADMIN:
-            routers[svc.name] = _router(rule, svc.name, ADMIN_MIDDLEWARES, edge)
-        else:
-            routers[svc.name] = _router(rule, svc.name, PUBLIC_MIDDLEWARES, edge)
-            if route.login_paths:
-                # Higher priority than the service's catch-all router, so login requests
-                # always meet the strict limit.
-                routers[f"{svc.name}-login"] = _router(
-                    _rule(route.host, route.login_paths), svc.name, LOGIN_MIDDLEWARES, edge,
-                    priority=1000)
-        services[svc.name] = _lb_service(svc)
+    for r in routers(platform):
+        target = "api@internal" if r.internal else r.service.name
+        routers_[r.name] = _router(r.rule, target, r.middlewares, edge, priority=r.priority)
+        if not r.internal:
+            services[r.service.name] = _lb_service(r.service)
 
     tls_block: dict[str, Any] = {"options": {"default": _tls_options(edge)}}
     if edge.tls_mode == "self-signed":
@@ -312,9 +349,16 @@ def dynamic_config(platform: Platform) -> dict[str, Any]:
         tls_block["stores"] = {"default": {"defaultCertificate": {
             "certFile": CERT_PATH, "keyFile": KEY_PATH}}}
     return {
-        "http": {"routers": routers, "middlewares": middlewares(platform), "services": services},
+        "http": {"routers": routers_, "middlewares": middlewares(platform),
+                 "services": services},
         "tls": tls_block,
     }
+
+
+def tls_options(edge: EdgeSettings) -> dict[str, Any]:
+    """The TLS options of every router (the file provider's `tls.options.default`, the spec
+    of the Kubernetes target's TLSOption)."""
+    return _tls_options(edge)
 
 
 def _tls_options(edge: EdgeSettings) -> dict[str, Any]:

@@ -52,6 +52,7 @@ URL_PATH = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
 USER = r"(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31})(?::(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31}))?"
 # uids wrap at 2^32 in the kernel's and runtimes' parsing: 4294967296 is uid 0 again
 UID_SPACE = 2**32
+MAX_REPLICAS = 100
 # Linux capabilities a service may add back after `cap_drop: ALL` (SYS_ADMIN & co are
 # deliberately absent: they amount to root on the host).
 CAPABILITIES = frozenset({
@@ -108,6 +109,9 @@ def build(
         services=_with_shared_secret_kinds(services),
         edge=settings.edge,
         require_digests=settings.require_digests,
+        pins=tuple((pin.key, Image(pin.repository, pin.tag or "", pin.digest))
+                   for _, pin in sorted(pins.items()) if pin.tag or pin.digest),
+        versions_source=versions_file,
     )
 
 
@@ -153,7 +157,7 @@ def _read_service(
     volumes = _volumes(f)
     metrics_path, metrics_port = _metrics(f, port)
     route = _route(f, exposure, settings.edge.domain)
-    replicas = f.int_("replicas", 1, minimum=1, maximum=100)
+    replicas, max_replicas = _replicas(f)
     entrypoint = _entrypoint(f)
     command = f.str_list("command", (), unique=False)
     stop_grace = f.int_("stop_grace_s", d.STOP_GRACE_S, minimum=1, maximum=600)
@@ -163,7 +167,8 @@ def _read_service(
     f.done()
     if one_shot is not None:
         _check_one_shot(f, port=port, health=health, stateful=stateful, exposure=exposure,
-                        metrics=metrics_port is not None, replicas=replicas)
+                        metrics=metrics_port is not None,
+                        replicas=replicas if max_replicas is None else 0)
 
     if stateful and not volumes:
         raise f.fail("volumes", "a stateful service needs a volume, or its data dies with the "
@@ -205,7 +210,8 @@ def _read_service(
         restart=d.RESTART if one_shot is None else d.RESTART_ONE_SHOT, stop_grace_s=stop_grace,
         environment=environment, secrets=secrets,
         volumes=volumes, metrics_path=metrics_path, metrics_port=metrics_port, route=route,
-        replicas=replicas, entrypoint=entrypoint, command=command, backup=backup,
+        replicas=replicas, max_replicas=max_replicas, entrypoint=entrypoint, command=command,
+        backup=backup,
         labels=tuple(sorted(labels.items())), one_shot=one_shot,
         completed_dependencies=completed,
     )
@@ -234,6 +240,22 @@ def _dependencies(f: Fields) -> dict[str, tuple[Condition, str]]:
             raise block.fail(dep, f"condition '{shown}' is not one of: {', '.join(choices)}")
         found[dep] = (Condition(value), block.path(dep))
     return found
+
+
+def _replicas(f: Fields) -> tuple[int, int | None]:
+    """`replicas: N` (a fixed count) or `replicas: {min: N, max: M}` (a range a target that
+    scales may autoscale within; a target that cannot runs `min`)."""
+    if not isinstance(f.raw("replicas", None), Mapping):
+        return f.int_("replicas", 1, minimum=1, maximum=MAX_REPLICAS), None
+    r = f.sub("replicas", what="'replicas'")
+    assert r is not None
+    low = r.int_("min", minimum=1, maximum=MAX_REPLICAS)
+    high = r.int_("max", minimum=1, maximum=MAX_REPLICAS)
+    r.done()
+    if high <= low:
+        raise r.fail("max", f"must be greater than min ({low}); for a fixed count write "
+                            f"`replicas: {low}`")
+    return low, high
 
 
 def _check_one_shot(f: Fields, *, port: int | None, health: HealthCheck | None, stateful: bool,

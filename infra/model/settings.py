@@ -44,6 +44,7 @@ FOREIGN_KEYS = {
     "vaultAddr": "infra/secrets",
     "vaultMount": "infra/secrets",
     "vaultAllowInsecureHttp": "infra/secrets",
+    "kubernetes": "infra/targets/kubernetes/settings.py",
 }
 RESOURCE_KEYS = {
     "cpuLimit": "cpu_limit",

@@ -171,7 +171,10 @@ class Service:
     metrics_path: str | None
     metrics_port: int | None
     route: Route | None
-    replicas: int = 1
+    replicas: int = 1  # the fixed count, or the floor of a range
+    # The ceiling when the catalog gives a range (`replicas: {min, max}`): a target that
+    # scales autoscales within it (Kubernetes: a HorizontalPodAutoscaler); None = fixed.
+    max_replicas: int | None = None
     # Replaces the image's entrypoint when non-empty; `command` holds its arguments.
     entrypoint: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
@@ -218,6 +221,10 @@ class Platform:
     services: tuple[Service, ...]
     edge: EdgeSettings
     require_digests: bool = False
+    # Every pin of the versions file by key, used by a service or not: a target may run an
+    # image no catalog service names (the Kubernetes target's PostgreSQL operand).
+    pins: tuple[tuple[str, Image], ...] = ()
+    versions_source: str = "<versions>"
 
     def service(self, name: str) -> Service:
         for svc in self.services:

@@ -13,6 +13,7 @@ Each section is parsed and validated by the module that owns it, from the same d
     observability infra.observability      alerts, observability
     policy        policies.settings        policyWaivers, policyWaiverMaxDays,
                                            policyAllowedCapabilities (+ the model's figures)
+    kubernetes    infra.targets.kubernetes.settings   kubernetes (the Kubernetes target's block)
 
 Two front doors, one parser: `load(name)` reads the stack file strictly (infra/stack/file.py,
 with YAML positions for messages and reports); `from_engine()` reads what the Pulumi CLI
@@ -20,7 +21,8 @@ hands a program or an analyzer. `engine_config(stack)` is the inverse of the lat
 offline engine and tests hand it to the mock engine).
 
 May import: infra.model, infra.secrets.settings, infra.observability (settings), the policy
-pack's settings module; never the targets, the offline engine or the CLI.
+pack's settings module, infra.targets.kubernetes.settings (a leaf: the block's parser); never
+the targets themselves, the offline engine or the CLI.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from infra.observability.settings import Settings as ObservabilitySettings
 from infra.secrets import settings as secrets_settings
 from infra.stack import file as stackfile
 from infra.stack.file import Positions
+from infra.targets.kubernetes import settings as kubernetes_settings
 
 NAMESPACE = "rampart"
 PROJECT_FILE = "Pulumi.yaml"
@@ -60,6 +63,8 @@ class Stack:
     observability: ObservabilitySettings
     policy: Any  # policies.settings.StackSettings (typed loosely: the pack imports this module)
     positions: Positions = field(default_factory=dict)  # key path -> (line, column) in the file
+    # The `rampart:kubernetes` block; None unless the stack targets (or configures) Kubernetes.
+    kubernetes: kubernetes_settings.KubernetesSettings | None = None
 
     @property
     def target(self) -> str:
@@ -147,13 +152,15 @@ def from_values(values: Mapping[str, Any], *, name: str = "", source: str = ENGI
         model = parse_settings(namespace, source)
         secrets = secrets_settings.parse(namespace, source)
         observability = settings_from_stack(namespace, source)
+        kubernetes = kubernetes_settings.parse(namespace, source, target=model.target)
     except ValidationError as exc:
         raise exc.located(where, "config") from None
     policy = policy_settings.from_namespace(
         namespace, model, stack=name, source=source, positions=positions or {}, today=today)
     return Stack(name=name, source=source, project_dir=root or project_dir(),
                  values=MappingProxyType(dict(namespace)), model=model, secrets=secrets,
-                 observability=observability, policy=policy, positions=positions or {})
+                 observability=observability, policy=policy, positions=positions or {},
+                 kubernetes=kubernetes)
 
 
 def _short_keys(positions: Positions) -> dict[tuple[str | int, ...], tuple[int, int]]:

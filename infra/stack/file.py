@@ -57,7 +57,8 @@ KNOWN_TYPES: dict[str, str] = {
                      "adminAllowlistMinPrefix", "policyWaiverMaxDays"), _INT),
     "adminAllowlistMaxShare": _NUMBER,
     **dict.fromkeys(("corsOrigins", "adminAllowlist", "policyAllowedCapabilities"), _STR_LIST),
-    **dict.fromkeys(("rateLimit", "loginRateLimit", "resources", "alerts", "observability"),
+    **dict.fromkeys(("rateLimit", "loginRateLimit", "resources", "alerts", "observability",
+                     "kubernetes"),
                     _MAPPING),
     "policyWaivers": _LIST,
 }

@@ -136,10 +136,19 @@ def test_wrong_type_is_refused(tmp_path):
     assert "Pulumi.t.yaml" in str(err.value)
 
 
-def test_target_not_built_yet(tmp_path):
+def test_kubernetes_target_without_its_block_is_refused(tmp_path):
     _project(tmp_path, "config:\n  rampart:target: kubernetes\n")
-    with pytest.raises(ValidationError, match="target 'kubernetes' is not built yet"):
+    with pytest.raises(ValidationError, match="rampart:kubernetes") as err:
         record_stack("t", tmp_path)
+    assert str(err.value).startswith("Pulumi.t.yaml:")
+
+
+def test_kubernetes_target_without_storage_class_is_refused(tmp_path):
+    _project(tmp_path, "config:\n  rampart:target: kubernetes\n  rampart:kubernetes:\n"
+                       "    namespacePrefix: erp\n")
+    with pytest.raises(ValidationError, match="storageClass.*required") as err:
+        record_stack("t", tmp_path)
+    assert str(err.value).startswith("Pulumi.t.yaml:3:")  # the block that lacks it
 
 
 def test_prod_self_signed_is_refused(tmp_path):

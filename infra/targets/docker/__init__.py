@@ -11,7 +11,6 @@ May import: infra.model, infra.edge, infra.secrets (provider and versions).
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclasses_field
@@ -20,9 +19,12 @@ import pulumi
 import pulumi_docker as docker
 
 from infra.edge import traefik
-from infra.model.types import Network, Platform, SecretRef, Service, Volume
+from infra.model.types import Network, Platform, Service, Volume
 from infra.secrets.provider import SecretsProvider
 from infra.secrets.versions import PREVIOUS_SUFFIX
+from infra.targets.shared import previous_file, secret_env, upload_dirs
+from infra.targets.shared import under as _under
+from infra.targets.shared import user_ids as _user_ids
 
 MIB = 1024**2
 # Docker's relative CPU weight for one core: the reservation becomes a share under contention
@@ -41,7 +43,6 @@ MODE_CONFIG = "0444"
 # Docker and the image give them.
 MODE_PRIVATE_DIR = "0700"
 MODE_SHARED_DIR = "0755"
-# The rotation-aware second file of a signing key (same suffix the Vault provider serves).
 
 
 @dataclass(frozen=True)
@@ -75,25 +76,6 @@ def _duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _user_ids(svc: Service) -> tuple[str | None, str | None]:
-    if svc.security.user is None:
-        return None, None
-    uid, _, gid = svc.security.user.partition(":")
-    return uid, gid or uid
-
-
-def previous_file(ref: SecretRef) -> str:
-    return ref.file + PREVIOUS_SUFFIX
-
-
-def previous_env(ref: SecretRef) -> str | None:
-    """`JWT_SECRET_FILE` -> `JWT_SECRET_PREVIOUS_FILE`."""
-    if ref.env is None:
-        return None
-    stem = ref.env[: -len("_FILE")] if ref.env.endswith("_FILE") else ref.env
-    return f"{stem}_PREVIOUS_FILE"
-
-
 def secret_uploads(svc: Service, secrets: SecretsProvider) -> list[Upload]:
     """Each declared secret as a file at the path the model chose, value from the provider.
 
@@ -112,35 +94,6 @@ def secret_uploads(svc: Service, secrets: SecretsProvider) -> list[Upload]:
                                   content=secrets.get(owner, ref.name + PREVIOUS_SUFFIX),
                                   mode=mode, secret=True, owner=uid, group=gid))
     return uploads
-
-
-def secret_env(refs: Sequence[SecretRef]) -> list[str]:
-    """Only file *paths* go into the environment (`POSTGRES_PASSWORD_FILE=/run/secrets/...`)."""
-    envs = []
-    for ref in refs:
-        if ref.env:
-            envs.append(f"{ref.env}={ref.file}")
-            previous = previous_env(ref)
-            if ref.delivers_previous and previous:
-                envs.append(f"{previous}={previous_file(ref)}")
-    return envs
-
-
-def upload_dirs(paths: Sequence[str]) -> list[str]:
-    """The smallest set of directories covering every uploaded file.
-
-    Docker refuses to copy files into a container whose root filesystem is read-only unless
-    the destination is on a volume, so each of these directories becomes a small volume."""
-    dirs = sorted({posixpath.dirname(p) for p in paths})
-    kept: list[str] = []
-    for d in dirs:
-        if not _under(d, kept):
-            kept.append(d)
-    return kept
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 class OneShotFailedError(RuntimeError):

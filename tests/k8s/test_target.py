@@ -1,0 +1,401 @@
+"""The Kubernetes target as a user meets it: both k8s stacks render under the recording engine
+into objects that hold every hardening property the issue lists, the network allows exactly the
+catalog's edges, the edge reuses the Docker target's middleware definitions, and a stack the
+target cannot honour is refused with one line and nothing rendered."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import program
+from infra import stack as stacks
+from infra.edge import traefik
+from infra.model.errors import ValidationError
+from infra.offline import manifests
+from infra.offline.render import record
+from infra.secrets.plan import secret_specs
+from infra.targets.kubernetes import platform as cluster
+from infra.targets.kubernetes.settings import service_namespaces
+from k8s import netpol, schemas
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ("k8s-dev", "k8s-prod")
+POD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
+
+
+@functools.cache
+def rendered(name: str) -> tuple[dict[str, Any], ...]:
+    recording = record(stacks.load(name, ROOT))
+    collected = manifests.collect(recording)
+    return tuple(m.body for objs in collected.files.values() for m in objs)
+
+
+def objects(name: str, kind: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in rendered(name) if kind is None or o["kind"] == kind]
+
+
+def pod_specs(name: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for o in objects(name):
+        if o["kind"] in POD_KINDS:
+            yield o, o["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_renders_byte_identically(name):
+    first = manifests.manifest_files(record(stacks.load(name, ROOT)))
+    second = manifests.manifest_files(record(stacks.load(name, ROOT)))
+    assert first == second
+    assert next(iter(first)).startswith("manifests/01-namespace")  # namespaces first
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_object_validates_against_its_schema(name):
+    """Built-in kinds against the official OpenAPI schema of the stack's Kubernetes minor
+    (strict: unknown fields are errors), custom resources against the vendored CRDs of the
+    operator releases docs/kubernetes.md names."""
+    stack = stacks.load(name, ROOT)
+    assert stack.kubernetes is not None
+    errors = [e for o in rendered(name) for e in schemas.validate(o, stack.kubernetes.version)]
+    assert errors == []
+    assert {o["apiVersion"] for o in rendered(name)} >= {
+        "traefik.io/v1alpha1", "cert-manager.io/v1", "external-secrets.io/v1",
+        "monitoring.coreos.com/v1", "postgresql.cnpg.io/v1"}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_namespaces_enforce_restricted_with_a_pinned_version(name):
+    for ns in objects(name, "Namespace"):
+        labels = ns["metadata"]["labels"]
+        for mode in ("enforce", "audit", "warn"):
+            assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+            assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.31"
+    names = {ns["metadata"]["name"] for ns in objects(name, "Namespace")}
+    assert names == {"erp-infra", "erp-core", "erp-business", "erp-edge", "erp-platform"}
+    quotas = {o["metadata"]["namespace"] for o in objects(name, "ResourceQuota")}
+    limits = {o["metadata"]["namespace"] for o in objects(name, "LimitRange")}
+    assert quotas == limits == names
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_pod_is_restricted(name):
+    """PSS restricted, field by field, on every container of every pod template."""
+    seen = 0
+    for obj, spec in pod_specs(name):
+        seen += 1
+        who = f"{obj['kind']} {obj['metadata']['name']}"
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, who
+        assert isinstance(pod["runAsUser"], int) and pod["runAsUser"] > 0, who
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, who
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not spec.get(key), who
+        assert not any("hostPath" in v for v in spec.get("volumes", [])), who
+        for c in spec["containers"] + spec.get("initContainers", []):
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, who
+            assert sc["privileged"] is False, who
+            assert sc["capabilities"]["drop"] == ["ALL"], who
+            assert set(sc["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}, who
+            assert sc["runAsNonRoot"] is True, who
+            assert not any("hostPort" in p for p in c.get("ports", [])), who
+            limits, requests = c["resources"]["limits"], c["resources"]["requests"]
+            assert set(limits) == set(requests) == {"cpu", "memory"}, who
+            for env in c.get("env", []):
+                assert "valueFrom" not in env, who  # secrets are files, never env
+    assert seen >= 30
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_writable_paths_are_empty_dirs_on_a_read_only_root(name):
+    for obj, spec in pod_specs(name):
+        c = spec["containers"][0]
+        if not c["securityContext"]["readOnlyRootFilesystem"]:
+            # only where the catalog says why (writable_root), carried as an annotation
+            assert obj["metadata"]["annotations"].get("rampart.io/writable-root"), obj
+            continue
+        mounted = {m["mountPath"] for m in c["volumeMounts"]}
+        assert "/tmp" in mounted, obj  # noqa: S108 - the container's path["metadata"]["name"]
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_service_accounts_do_not_mount_tokens_unless_they_watch_the_api(name):
+    watchers = {"traefik", "prometheus"}
+    accounts = {o["metadata"]["name"]: o for o in objects(name, "ServiceAccount")}
+    for obj, spec in pod_specs(name):
+        svc = obj["metadata"]["name"]
+        assert spec["serviceAccountName"] == svc
+        assert spec["automountServiceAccountToken"] is (svc in watchers), svc
+        assert accounts[svc]["automountServiceAccountToken"] is (svc in watchers), svc
+
+
+def test_probes_and_shutdown_follow_the_model():
+    platform = program.platform_of(stacks.load("k8s-dev", ROOT))
+    for obj, spec in pod_specs("k8s-dev"):
+        svc = platform.service(obj["metadata"]["name"])
+        c = spec["containers"][0]
+        if svc.one_shot is not None:
+            assert "readinessProbe" not in c and spec["restartPolicy"] == "Never"
+            continue
+        assert spec["terminationGracePeriodSeconds"] == svc.stop_grace_s + 5
+        assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+        if svc.health is None:
+            continue
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert probe in c, (svc.name, probe)
+        if svc.health.ready_path and svc.name != "traefik":
+            assert c["readinessProbe"]["httpGet"]["path"] == svc.health.ready_path
+        assert c["livenessProbe"]["periodSeconds"] == svc.health.interval_s
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_replicated_services_get_spread_budget_and_autoscaler(name):
+    workloads = {o["metadata"]["name"]: o for o in objects(name)
+                 if o["kind"] in ("Deployment", "StatefulSet")}
+    budgets = {o["metadata"]["name"] for o in objects(name, "PodDisruptionBudget")}
+    scalers = {o["metadata"]["name"]: o for o in objects(name, "HorizontalPodAutoscaler")}
+    assert {"api-gateway", "auth"} <= set(scalers)  # the catalog gives them a range
+    for svc, o in workloads.items():
+        spec = o["spec"]
+        many = svc in scalers or spec.get("replicas", 1) > 1
+        assert (svc in budgets) is many, svc
+        assert bool(spec["template"]["spec"].get("topologySpreadConstraints")) is many, svc
+        if o["kind"] == "Deployment":
+            assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    for svc, hpa in scalers.items():
+        assert "replicas" not in workloads[svc]["spec"]  # the autoscaler owns the count
+        assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 6
+
+
+def test_images_by_digest_in_prod_and_pull_policy_follows():
+    for name, digests in (("k8s-prod", True), ("k8s-dev", None)):
+        for _, spec in pod_specs(name):
+            c = spec["containers"][0]
+            if digests:
+                assert "@sha256:" in c["image"], c["image"]
+            expected = "IfNotPresent" if "@sha256:" in c["image"] else "Always"
+            assert c["imagePullPolicy"] == expected
+    (cnpg,) = objects("k8s-prod", "Cluster")
+    assert "@sha256:" in cnpg["spec"]["imageName"]
+
+
+# -- network ----------------------------------------------------------------------------
+
+def expected_edges(name: str) -> set[tuple[str, str, int]]:
+    """The catalog's edges, computed here from the model (not from the target's plan)."""
+    stack = stacks.load(name, ROOT)
+    platform = program.platform_of(stack)
+    assert stack.kubernetes is not None
+    ns = service_namespaces(stack.kubernetes, platform)
+    omitted = dict(stack.kubernetes.omit)
+    run = {s.name: s for s in platform.services if s.name not in omitted
+           and s.name != "pg-backup"}
+
+    def at(svc: str) -> str:
+        return f"{ns[svc]}/{svc}"
+
+    edges = set()
+    for s in run.values():
+        for dep in s.depends_on:
+            if dep in run and dep not in s.completed_dependencies and run[dep].port:
+                edges.add((at(s.name), at(dep), run[dep].port))
+    for r in traefik.routers(platform):
+        if not r.internal:
+            edges.add((at("traefik"), at(r.service.name), r.service.port))
+    for s in run.values():
+        port = s.metrics_port or s.port
+        if s.metrics_path and port and s.name != "prometheus" and s.name != "traefik":
+            edges.add((at("prometheus"), at(s.name), port))
+    edges.add((at("prometheus"), at("traefik"), traefik.metrics_port(platform)))
+    edges.add((at("prometheus"), at("alertmanager"), run["alertmanager"].port))
+    edges.add((at("postgres"), at("minio"), run["minio"].port))  # WAL and base backups
+    return edges
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_no_pod_to_pod_path_beyond_the_catalog_edges(name):
+    network = netpol.Network(rendered(name))
+    reached = {(src, dst, port) for src, dst, port, proto in network.reachability()
+               if proto == "TCP"}
+    expected = expected_edges(name)
+    # Reached but not in the catalog: a hole. In the catalog but not reached: a broken app.
+    assert reached - expected == set()
+    assert expected - reached == set()
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_pod_resolves_names_and_only_the_edge_is_open_to_everyone(name):
+    network = netpol.Network(rendered(name))
+    for pod in network.pods:
+        assert netpol.dns_egress(rendered(name), pod), pod.id
+        assert network.isolated(pod, "Ingress") and network.isolated(pod, "Egress"), pod.id
+    wide = [str(w) for w in netpol.wide_ip_blocks(rendered(name))]
+    assert wide == ["erp-platform/traefik-ingress ingress ipBlock 0.0.0.0/0"]
+
+
+def test_operator_reaches_postgres_status_port_only():
+    objs = rendered("k8s-dev")
+    network = netpol.Network(objs)
+    operator = netpol.Pod("cnpg-system", "Deployment", "cnpg-controller-manager",
+                          {"app.kubernetes.io/name": "cloudnative-pg"}, {})
+    (db,) = [p for p in network.pods if p.name == "postgres"]
+    assert network.allowed(operator, db, 8000)
+    assert not network.allowed(operator, db, 5432)
+
+
+# -- edge -------------------------------------------------------------------------------
+
+def test_middlewares_are_the_docker_targets_definitions():
+    platform = program.platform_of(stacks.load("k8s-dev", ROOT))
+    docker = traefik.middlewares(platform)
+    for mw in objects("k8s-dev", "Middleware"):
+        name = mw["metadata"]["name"]
+        expected = dict(docker[name])
+        if name == traefik.MW_ADMIN_AUTH:
+            expected["basicAuth"] = {**expected["basicAuth"], "secret": "admin-auth"}
+            del expected["basicAuth"]["usersFile"]
+        assert mw["spec"] == expected, name
+    tls = {o["metadata"]["namespace"]: o["spec"] for o in objects("k8s-dev", "TLSOption")}
+    assert all(spec == traefik.tls_options(platform.edge) for spec in tls.values())
+    assert all(spec["sniStrict"] is True and spec["minVersion"] == "VersionTLS12"
+               for spec in tls.values())
+
+
+def test_every_router_is_an_ingress_route_with_tls_and_its_middlewares():
+    platform = program.platform_of(stacks.load("k8s-dev", ROOT))
+    routes = {o["metadata"]["name"]: o for o in objects("k8s-dev", "IngressRoute")}
+    assert set(routes) == {r.name for r in traefik.routers(platform)}
+    for r in traefik.routers(platform):
+        spec = routes[r.name]["spec"]
+        assert spec["entryPoints"] == ["websecure"]
+        assert spec["tls"]["secretName"] == "edge-tls"
+        (route,) = spec["routes"]
+        assert route["match"] == r.rule
+        assert [m["name"] for m in route["middlewares"]] == list(r.middlewares)
+        assert route.get("priority") == r.priority
+
+
+def test_certificates_self_signed_in_dev_acme_in_prod():
+    (dev,) = objects("k8s-dev", "ClusterIssuer")
+    (prod,) = objects("k8s-prod", "ClusterIssuer")
+    assert dev["spec"] == {"selfSigned": {}}
+    assert prod["spec"]["acme"]["server"].startswith("https://acme-v02.")
+    for name, issuer in (("k8s-dev", dev), ("k8s-prod", prod)):
+        for cert in objects(name, "Certificate"):
+            assert cert["spec"]["issuerRef"]["name"] == issuer["metadata"]["name"]
+
+
+def test_traefik_is_unprivileged_behind_a_load_balancer_with_internal_metrics():
+    services = {o["metadata"]["name"]: o for o in objects("k8s-dev", "Service")
+                if o["metadata"]["namespace"] == "erp-platform"}
+    lb = services["traefik"]["spec"]
+    assert lb["type"] == "LoadBalancer"
+    assert {(p["port"], p["targetPort"]) for p in lb["ports"]} == {(80, 8000), (443, 8443)}
+    assert services["traefik-metrics"]["spec"]["type"] == "ClusterIP"
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", STACKS)
+def test_external_secrets_map_exactly_the_catalogs_secrets(name):
+    stack = stacks.load(name, ROOT)
+    platform = program.platform_of(stack)
+    paths = {spec.path(stack.name) for spec in secret_specs(platform)}
+    refresh = stack.kubernetes.secret_refresh if stack.kubernetes else None
+    stores = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
+              for o in objects(name, "SecretStore")}
+    for es in objects(name, "ExternalSecret"):
+        spec = es["spec"]
+        assert spec["refreshInterval"] == refresh
+        store = stores[(es["metadata"]["namespace"], spec["secretStoreRef"]["name"])]
+        auth = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]
+        owner = auth["serviceAccountRef"]["name"]
+        assert auth["role"] == f"rampart-{stack.name}-{owner}"
+        for item in spec["data"]:
+            assert item["remoteRef"]["key"] in paths, item
+    # every declared secret of a deployed service reaches it
+    mounted = {es["metadata"]["name"] for es in objects(name, "ExternalSecret")}
+    for svc in platform.services:
+        if svc.secrets and svc.name not in ("node-exporter", "pg-backup", "postgres",
+                                            "traefik"):
+            assert svc.name in mounted, svc.name
+
+
+# -- backups ----------------------------------------------------------------------------
+
+def test_postgres_runs_under_cloudnativepg_with_the_backup_policys_figures():
+    from infra import backups
+
+    policy = backups.load_policy()
+    (db,) = objects("k8s-dev", "Cluster")
+    spec = db["spec"]
+    assert spec["postgresql"]["parameters"]["archive_timeout"] == \
+        f"{policy.archive_timeout_s}s"
+    assert spec["backup"]["retentionPolicy"] == f"{policy.retention_full_days}d"
+    store = spec["backup"]["barmanObjectStore"]
+    assert store["destinationPath"].startswith("s3://erp-backups/")
+    (scheduled,) = objects("k8s-dev", "ScheduledBackup")
+    hours = scheduled["spec"]["schedule"].split()[2].split(",")
+    assert len(hours) == 24 // 6  # every 6 h
+    kinds = {o["kind"] for o in rendered("k8s-dev") if o["metadata"]["name"] == "pg-backup"}
+    assert kinds <= {"ServiceAccount", "SecretStore"}  # the operator replaces the job
+
+
+# -- refusals ---------------------------------------------------------------------------
+
+def _copy_project(tmp_path: Path, catalog_edit: tuple[str, str] | None = None,
+                  stack_edit: tuple[str, str] | None = None) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "catalog").mkdir()
+    for f in ("erp.yaml", "versions.yaml"):
+        text = (ROOT / "infra/catalog" / f).read_text(encoding="utf-8")
+        if catalog_edit and f == "erp.yaml":
+            assert catalog_edit[0] in text
+            text = text.replace(catalog_edit[0], catalog_edit[1], 1)
+        (tmp_path / "catalog" / f).write_text(text, encoding="utf-8")
+    text = (ROOT / "Pulumi.k8s-dev.yaml").read_text(encoding="utf-8")
+    text = text.replace("config:\n", "config:\n  rampart:catalog: catalog/erp.yaml\n", 1)
+    if stack_edit:
+        assert stack_edit[0] in text
+        text = text.replace(stack_edit[0], stack_edit[1], 1)
+    (tmp_path / "Pulumi.k8s-dev.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("catalog_edit", "stack_edit", "message"), [
+    (None, None, None),  # control: the unchanged copy renders
+    (("  postgres-exporter:\n    group: platform\n",
+      "  postgres-exporter:\n    group: platform\n    user: root\n"), None,
+     "service 'postgres-exporter': field 'user'"),
+    (None, ("    omit:\n", "    omitted:\n"), "omitted"),
+    (None, ("      node-exporter: the cluster's", "      kafka-exporter: the cluster's"),
+     "service 'node-exporter': field 'volumes': host path"),
+    (None, ("      node-exporter: the cluster's", "      kafka: the cluster's"),
+     "field 'depends_on': 'kafka' is not run on the kubernetes target"),
+    (None, ("    storageClass: standard\n", ""), "storageClass': is required"),
+])
+def test_bad_input_is_one_clear_refusal(tmp_path, catalog_edit, stack_edit, message):
+    root = _copy_project(tmp_path, catalog_edit, stack_edit)
+    if message is None:
+        assert len(record(stacks.load("k8s-dev", root))) > 300
+        return
+    with pytest.raises(ValidationError, match=message):
+        record(stacks.load("k8s-dev", root))
+
+
+def test_plan_refuses_before_any_object_is_declared(tmp_path):
+    root = _copy_project(tmp_path, (
+        "  postgres-exporter:\n    group: platform\n",
+        "  postgres-exporter:\n    group: platform\n    cap_add: [CHOWN]\n"))
+    stack = stacks.load("k8s-dev", root)
+    platform = program.platform_of(stack)
+    inputs = program._kubernetes_inputs(stack, platform, __import__(
+        "infra.backups", fromlist=["load_policy"]).load_policy())
+    with pytest.raises(ValidationError, match="allows adding only NET_BIND_SERVICE"):
+        cluster.plan(platform, inputs)
