@@ -40,6 +40,7 @@ from infra.lab import LabConfig, LabError, default_lab
 from infra.model.types import Exposure, Platform
 
 STACK = "dev"
+K8S_STACK = "k8s-dev"  # the same catalog on the Kubernetes target, rendered and judged offline
 DEMO_MARKER = ".rampart-demo"
 TAIL_LINES = 20
 # Wide enough that the rich tables the commands print stay readable in their logs.
@@ -358,6 +359,28 @@ _RESULTS = {
 }
 
 
+def kubernetes_table(directory: Path) -> Table:
+    """Objects per kind in the rendered manifests, and the namespaces they land in."""
+    import yaml
+
+    counts: dict[str, int] = {}
+    namespaces: set[str] = set()
+    for path in sorted(directory.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if isinstance(doc, dict):
+                counts[doc["kind"]] = counts.get(doc["kind"], 0) + 1
+                namespace = doc.get("metadata", {}).get("namespace")
+                if namespace:
+                    namespaces.add(namespace)
+    table = Table(title=f"{K8S_STACK}: {sum(counts.values())} objects in "
+                        f"{len(namespaces)} namespaces", title_justify="left")
+    table.add_column("kind")
+    table.add_column("objects", justify="right")
+    for kind, count in sorted(counts.items()):
+        table.add_row(kind, str(count))
+    return table
+
+
 def summary_table(steps: Sequence[Step]) -> Table:
     summary = Table(title="Demo steps")
     for col in ("step", "result", "seconds", "detail"):
@@ -390,6 +413,8 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
     audit_json = out / "audit.json"
     reach_json = out / "reachability.json"
     policy_md = out / "policy.md"
+    k8s_out = out / "render-k8s"
+    k8s_policy_md = out / "policy-k8s.md"
     obs = out / "observability"
     logs = out / "logs"
 
@@ -424,6 +449,9 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
         console.print(policy_md.read_text(encoding="utf-8"), markup=False, highlight=False,
                       soft_wrap=True)
         console.rule()
+
+    def show_kubernetes() -> None:
+        console.print(kubernetes_table(k8s_out / "manifests"))
 
     def show_log(pattern: str) -> Callable[[], None]:
         def show() -> None:
@@ -488,6 +516,16 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
                                   "markdown", "--out", str(policy_md)), show=show_policy, hint=(
             f"the report {policy_md} lists each mandatory violation with its remediation; "
             f"`rampart policy check --stack {STACK}` prints it as text")),
+        StepSpec("render k8s-dev manifests", (rampart, "render", "--stack", K8S_STACK,
+                                              "--format", "manifests", "--out", str(k8s_out)),
+                 show=show_kubernetes, hint=(
+            "one line in the log names the stack key or catalog field the Kubernetes target "
+            f"refuses (docs/kubernetes.md); rerun `rampart render --stack {K8S_STACK} "
+            f"--format manifests --out {k8s_out}`")),
+        StepSpec("policy check k8s-dev", (rampart, "policy", "check", "--stack", K8S_STACK,
+                                          "--format", "markdown", "--out", str(k8s_policy_md)),
+                 hint=(f"the report {k8s_policy_md} lists each mandatory violation; "
+                       f"`rampart policy check --stack {K8S_STACK}` prints it as text")),
         StepSpec("observability build", (rampart, "observability", "build", "--stack", STACK,
                                          "--out", str(obs)), hint=(
             f"rerun `rampart observability build --stack {STACK} --out {obs}`; the settings "
@@ -536,9 +574,10 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     logs.mkdir()
     # Never show figures or reports left by an earlier run, and never leave the commands'
     # --out guards (which refuse files they did not write) a demo's leftovers to trip on.
-    for stale in ("audit.json", "reachability.json", "policy.md", ".rampart-manifest.json"):
+    for stale in ("audit.json", "reachability.json", "policy.md", "policy-k8s.md",
+                  ".rampart-manifest.json"):
         (out / stale).unlink(missing_ok=True)
-    for stale_dir in ("render", "render-vault", "observability"):
+    for stale_dir in ("render", "render-vault", "render-k8s", "observability"):
         shutil.rmtree(out / stale_dir, ignore_errors=True)
     try:
         lab = default_lab()

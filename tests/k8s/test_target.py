@@ -351,8 +351,8 @@ def test_postgres_runs_under_cloudnativepg_with_the_backup_policys_figures():
 
 def _copy_project(tmp_path: Path, catalog_edit: tuple[str, str] | None = None,
                   stack_edit: tuple[str, str] | None = None) -> Path:
+    (tmp_path / "catalog").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "catalog").mkdir()
     for f in ("erp.yaml", "versions.yaml"):
         text = (ROOT / "infra/catalog" / f).read_text(encoding="utf-8")
         if catalog_edit and f == "erp.yaml":
@@ -399,3 +399,44 @@ def test_plan_refuses_before_any_object_is_declared(tmp_path):
         "infra.backups", fromlist=["load_policy"]).load_policy())
     with pytest.raises(ValidationError, match="allows adding only NET_BIND_SERVICE"):
         cluster.plan(platform, inputs)
+
+
+def test_render_manifests_command_writes_the_k8s_dev_stack(tmp_path, monkeypatch):
+    """`rampart render --stack k8s-dev --format manifests --out DIR` as a user runs it: exit 0,
+    files under DIR/manifests in apply order, the same bytes on a second run, no secret."""
+    from typer.testing import CliRunner
+
+    from infra.cli.main import app
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["render", "--stack", "k8s-dev", "--format", "manifests",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    files = sorted((out / "manifests").glob("*.yaml"))
+    assert files[0].name == "01-namespace.yaml"
+    first = {f.name: f.read_bytes() for f in files}
+    again = CliRunner().invoke(app, ["render", "--stack", "k8s-dev", "--format", "manifests",
+                                     "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert first == {f.name: f.read_bytes() for f in sorted((out / "manifests").glob("*.yaml"))}
+    texts = b"".join(first.values())
+    assert b"BEGIN" not in texts and b"PRIVATE KEY" not in texts
+    assert b"kind: Cluster" in texts and b"kind: IngressRoute" in texts
+
+
+def test_render_refuses_a_root_image_and_writes_nothing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from infra.cli.main import app
+
+    root = _copy_project(tmp_path / "project", (
+        "  postgres-exporter:\n    group: platform\n",
+        "  postgres-exporter:\n    group: platform\n    user: \"0:0\"\n"))
+    monkeypatch.chdir(root)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["render", "--stack", "k8s-dev", "--format", "manifests",
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert "service 'postgres-exporter': field 'user'" in result.output
+    assert not (out / "manifests").exists()
