@@ -6,7 +6,8 @@ them, then the stack file's `rampart:vaultAddr` / `rampart:vaultMount`.
 
 Everything that is input is checked before Vault is contacted: the stack name and its
 Pulumi.<stack>.yaml (a typo'd stack is refused, not given its own secrets, policies and
-AppRoles), the catalog, SERVICE/NAME, --max-versions, the Vault address and credentials.
+AppRoles), the catalog, SERVICE/NAME, --max-versions, the Vault address and credentials,
+and for a Kubernetes stack --kubernetes-host and --kubernetes-ca-cert.
 
 Exit codes: 0 ok; 1 a check failed (weak or missing secrets, a check-and-set conflict in
 rotate; nothing written); 2 usage or input error (unknown stack, bad stack file or catalog,
@@ -35,6 +36,8 @@ from infra.secrets.versions import DEFAULT_MAX_VERSIONS
 # The commands import what they use when they run: the Vault client (hvac, requests) and the
 # model cost ~0.4 s CPU, which `rampart --help`, `render` and `policy check` never need.
 if TYPE_CHECKING:
+    from infra.model.types import Platform
+    from infra.secrets.kubernetes_auth import Binding, KubernetesAuthReport, KubernetesAuthSettings
     from infra.secrets.plan import SecretSpec
     from infra.secrets.vault import Vault, VaultSettings
     from infra.stack import Stack
@@ -71,18 +74,77 @@ def _stack(stack: str) -> Stack:
         raise SecretsInputError(str(exc)) from None
 
 
-def _specs(catalog: Path | None, stack: Stack) -> tuple[SecretSpec, ...]:
+def _platform(catalog: Path | None, stack: Stack) -> Platform:
     from infra.model import build_platform
     from infra.model.errors import ValidationError
-    from infra.secrets.plan import secret_specs
 
     try:
-        # Only the catalog decides which secrets exist; stack settings (edge, resources) do
-        # not, so the platform is built with default settings.
-        platform = build_platform(catalog or stack.catalog)
+        # Only the catalog decides which secrets exist and which group (namespace) a service
+        # is in; stack settings (edge, resources) do not, so the platform is built with
+        # default settings.
+        return build_platform(catalog or stack.catalog)
     except ValidationError as exc:
         raise SecretsInputError(str(exc)) from None
-    return secret_specs(platform)
+
+
+def _specs(catalog: Path | None, stack: Stack) -> tuple[SecretSpec, ...]:
+    from infra.secrets.plan import secret_specs
+
+    return secret_specs(_platform(catalog, stack))
+
+
+def _bindings(platform: Platform, specs: tuple[SecretSpec, ...],
+              stack: Stack) -> tuple[Binding, ...]:
+    """Who logs in as each service with secrets: its ServiceAccount (named as the service, as
+    the Kubernetes target names it) in the namespace the target runs it in (its group's; a
+    backup job's is its database's, where the database operator uses its credentials)."""
+    from infra.secrets.kubernetes_auth import Binding
+    from infra.secrets.policies import consumers
+    from infra.targets.kubernetes.settings import service_namespaces
+
+    settings = stack.kubernetes
+    assert settings is not None  # noqa: S101 - parsed for every kubernetes stack
+    services = set(consumers(specs))
+    namespaces = service_namespaces(settings, platform)
+    return tuple(Binding(service=svc.name, namespace=namespaces[svc.name],
+                         service_account=svc.name)
+                 for svc in platform.services if svc.name in services)
+
+
+def _kubernetes_auth(host: str | None, ca_cert: Path | None) -> KubernetesAuthSettings:
+    """The options checked before Vault is contacted: the API server must be an https URL (the
+    reviewer's token travels to it), the CA file a PEM certificate. A token reviewer JWT, for
+    a Vault outside the cluster, comes from the environment only."""
+    import os
+    from urllib.parse import urlsplit
+
+    from infra.secrets.kubernetes_auth import (
+        DEFAULT_HOST,
+        REVIEWER_JWT_VAR,
+        KubernetesAuthSettings,
+    )
+
+    host = host or DEFAULT_HOST
+    try:
+        parts = urlsplit(host)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
+        shown = "(an address with user info)" if "@" in host else repr(host)
+        raise SecretsInputError(f"--kubernetes-host {shown} is not an https:// URL of the "
+                                "Kubernetes API server (such as https://kubernetes.default.svc)")
+    ca = None
+    if ca_cert is not None:
+        try:
+            ca = ca_cert.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretsInputError(f"--kubernetes-ca-cert {ca_cert}: cannot read it "
+                                    f"({type(exc).__name__})") from None
+        if "-----BEGIN CERTIFICATE-----" not in ca:
+            raise SecretsInputError(f"--kubernetes-ca-cert {ca_cert}: not a PEM certificate")
+    return KubernetesAuthSettings(kubernetes_host=host.rstrip("/"), kubernetes_ca_cert=ca,
+                                  token_reviewer_jwt=os.environ.get(REVIEWER_JWT_VAR) or None)
 
 
 class SecretsInputError(SecretsError):
@@ -164,10 +226,21 @@ def bootstrap_cmd(
     create_mount: Annotated[
         bool, typer.Option(help="Enable a KV v2 engine at --mount if none is there.")
     ] = False,
+    kubernetes_host: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Kubernetes stacks: the API server as Vault reaches "
+                                         "it (default https://kubernetes.default.svc).")
+    ] = None,
+    kubernetes_ca_cert: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Kubernetes stacks: the cluster's CA "
+                                                       "(PEM), when Vault runs outside it.")
+    ] = None,
 ) -> None:
     """Create every missing secret (never overwrite), then one read-only policy and one
-    AppRole per service. Prints names and paths only."""
+    AppRole per service; on a Kubernetes stack also Vault's Kubernetes auth with one role per
+    service (its ServiceAccount, its namespace, the same policy). Prints names and paths only."""
     from infra.secrets.bootstrap import bootstrap
+    from infra.secrets.kubernetes_auth import DEFAULT_MOUNT as DEFAULT_AUTH_MOUNT
     from infra.secrets.plan import validate_stack
 
     def go() -> None:
@@ -175,9 +248,15 @@ def bootstrap_cmd(
         parsed = _stack(stack)
         specs = _specs(catalog, parsed)
         _max_versions(max_versions)
+        bindings, auth_mount, auth = None, DEFAULT_AUTH_MOUNT, None
+        if parsed.target == "kubernetes" and parsed.kubernetes is not None:
+            bindings = _bindings(_platform(catalog, parsed), specs, parsed)
+            auth_mount = parsed.kubernetes.vault_auth_mount
+            auth = _kubernetes_auth(kubernetes_host, kubernetes_ca_cert)
         vault = _vault(addr, mount, allow_insecure_http, parsed)
         report = bootstrap(vault, stack, specs, max_versions=max_versions,
-                           create_mount=create_mount)
+                           create_mount=create_mount, kubernetes_bindings=bindings,
+                           kubernetes_mount=auth_mount, kubernetes=auth)
         if report.mount_created:
             typer.echo(f"created KV v2 mount {vault.mount}/")
         for path in report.created:
@@ -188,8 +267,25 @@ def bootstrap_cmd(
             typer.echo(f"policy + AppRole {name}")
         typer.echo(f"{len(report.created)} created, {len(report.existing)} already present, "
                    f"{len(report.roles)} policies/AppRoles written (stack {stack})")
+        if report.kubernetes is not None:
+            _print_kubernetes(report.kubernetes)
 
     _run(go)
+
+
+def _print_kubernetes(report: KubernetesAuthReport) -> None:
+    if report.enabled:
+        typer.echo(f"enabled Kubernetes auth at auth/{report.mount}/")
+    if report.configured:
+        typer.echo(f"configured auth/{report.mount}/config")
+    for name in report.written:
+        binding = report.bindings[name]
+        typer.echo(f"Kubernetes-auth role {name} (ServiceAccount {binding.service_account} "
+                   f"in namespace {binding.namespace})")
+    for name in report.removed:
+        typer.echo(f"removed stale Kubernetes-auth role {name}")
+    typer.echo(f"{len(report.written)} Kubernetes-auth roles written, {len(report.unchanged)} "
+               f"unchanged, {len(report.removed)} stale removed (auth/{report.mount}/)")
 
 
 @app.command("check")

@@ -2,13 +2,16 @@
 
 Creation uses check-and-set against the version seen (0 = "only if absent"), so even two
 bootstraps racing each other cannot replace a value a service already uses. Reports carry
-paths only.
+paths only. For a stack on the Kubernetes target, the caller passes each service's binding
+(namespace, ServiceAccount) and bootstrap also writes the Kubernetes-auth roles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import kubernetes_auth
 from .errors import RotationConflict, SecretsError
 from .generate import Generated, generate
 from .plan import SecretSpec, context_words
@@ -32,6 +35,7 @@ class BootstrapReport:
     metadata_updated: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # policy == AppRole names
     mount_created: bool = False
+    kubernetes: kubernetes_auth.KubernetesAuthReport | None = None  # Kubernetes target only
 
 
 def new_values(spec: SecretSpec) -> Generated:
@@ -77,7 +81,12 @@ def bootstrap(
     max_versions: int = DEFAULT_MAX_VERSIONS,
     create_mount: bool = False,
     approle: AppRoleSettings | None = None,
+    kubernetes_bindings: Sequence[kubernetes_auth.Binding] | None = None,
+    kubernetes_mount: str = kubernetes_auth.DEFAULT_MOUNT,
+    kubernetes: kubernetes_auth.KubernetesAuthSettings | None = None,
 ) -> BootstrapReport:
+    """Secrets, then policies and AppRoles, then (when `kubernetes_bindings` is given, even
+    empty) the Kubernetes auth method and its roles, which reuse those policies."""
     validate_max_versions(max_versions)
     report = BootstrapReport()
     report.mount_created = vault.ensure_kv2_mount(create=create_mount)
@@ -107,4 +116,7 @@ def bootstrap(
         for member, value in new_tls_values(members).items():
             _create(vault, stack, member, state[member][0], value, report)
     report.roles = apply(vault, stack, specs, approle)
+    if kubernetes_bindings is not None:
+        report.kubernetes = kubernetes_auth.apply(vault, stack, specs, kubernetes_bindings,
+                                                  kubernetes_mount, kubernetes)
     return report

@@ -215,7 +215,8 @@ SECRETS = [["bootstrap"], ["check"], ["rotate", "auth/JWT_SECRET"]]
 def test_secrets_refuse_an_unknown_stack_before_touching_vault(args, vault_listener):
     result = invoke(["secrets", *args, "--stack", "prdo"],
                     {"VAULT_ADDR": vault_listener.addr, "VAULT_TOKEN": "t"})
-    assert_one_line(result, 2, "Pulumi.prdo.yaml", "no such stack file", "dev, prod")
+    assert_one_line(result, 2, "Pulumi.prdo.yaml", "no such stack file",
+                    "dev, k8s-dev, k8s-prod, prod")
     assert not vault_listener.touched(), "Vault was contacted for a stack that does not exist"
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.model.types import Platform, Service
+from infra.secrets.kubernetes_auth import AUDIENCE
 from infra.secrets.plan import secret_key
 from infra.secrets.provider import SecretsProvider
 from infra.targets.kubernetes.objects import labels, metadata
@@ -45,7 +46,10 @@ def secret_store(platform: Platform, svc: Service, namespace: str, stack: str,
             "server": vault_server, "path": vault_mount, "version": "v2",
             "auth": {"kubernetes": {
                 "mountPath": settings.vault_auth_mount, "role": role_name(stack, svc.name),
-                "serviceAccountRef": {"name": service_account or svc.name}}}}}}}
+                # The audience Vault's role pins: a token issued for the API server is not
+                # accepted by Vault, nor the other way round.
+                "serviceAccountRef": {"name": service_account or svc.name,
+                                      "audiences": [AUDIENCE]}}}}}}}
 
 
 def _remote(stack: str, owner: str, name: str, version: int | None) -> dict[str, Any]:
