@@ -23,6 +23,10 @@ lock: ## Re-resolve the lock file from pyproject.toml
 system-deps: ## Debian packages the lab and the integration tier need (root; no-op when present)
 	bash scripts/system-deps.sh
 
+.PHONY: checkov-venv
+checkov-venv: ## checkov in its own venv from requirements-checkov.lock (no-op when current)
+	bash scripts/checkov-venv.sh
+
 demo: setup system-deps ## The main job on the embedded default
 	$(BIN)/rampart demo
 
