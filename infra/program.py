@@ -13,6 +13,8 @@ May import: the model, the edge, observability, backups, secrets and the targets
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from infra import backups, observability
@@ -20,6 +22,8 @@ from infra.edge.traefik import EdgeConfigError
 from infra.model import build_platform
 from infra.model.errors import ValidationError
 from infra.model.types import Platform
+from infra.observability.rules import CNPG as CNPG_BACKUPS
+from infra.observability.rules import PGBACKREST as PGBACKREST_BACKUPS
 from infra.secrets import provider
 from infra.secrets.errors import SecretsError
 from infra.secrets.vault import DEFAULT_MOUNT
@@ -84,7 +88,10 @@ class _Kubernetes:
     def check(stack: Stack, platform: Platform) -> None:
         from infra.targets.kubernetes import platform as cluster
 
-        cluster.plan(platform, _kubernetes_inputs(stack, platform, backups.load_policy()))
+        try:
+            cluster.plan(platform, _kubernetes_inputs(stack, platform, backups.load_policy()))
+        except ValidationError as exc:
+            raise stack.located(exc) from None
 
     @staticmethod
     def deploy(stack: Stack, platform: Platform, secrets: provider.SecretsProvider,
@@ -113,15 +120,23 @@ def _kubernetes_inputs(stack: Stack, platform: Platform,
     obs = stack.observability
     files = observability.build_files(platform, obs)
     containers = observability.container_files(files)
+    jobs = backups.pgbackrest_jobs(platform)
+    # Monitoring sees the services that run here: the backup job is the operator's on this
+    # target (its figures come from CloudNativePG's exporter), omitted services are elsewhere.
+    gone = {name for name, _ in settings.omit} | {j.job.name for j in jobs}
+    running = replace(platform, services=tuple(
+        replace(s, backup=None) if s.backup in gone else s
+        for s in platform.services if s.name not in gone))
     scrapes = []
-    for t in observability.scrape_targets(platform, obs):
+    for t in observability.scrape_targets(running, obs):
         for address in t.addresses:
             host, _, port = address.rpartition(":")
             if host and port.isdigit():
                 scrapes.append(Scrape(t.job, t.service, t.tier, host, int(port),
                                       t.metrics_path))
     groups: list[Any] = []
-    for rule_file in observability.rule_files(platform, obs):
+    for rule_file in observability.rule_files(running, obs, backups=CNPG_BACKUPS if jobs
+                                              else PGBACKREST_BACKUPS):
         groups += observability.rule_file_document(rule_file, obs)["groups"]
     monitoring = Monitoring(
         scrapes=tuple(scrapes), rule_groups=tuple(groups),
@@ -131,7 +146,6 @@ def _kubernetes_inputs(stack: Stack, platform: Platform,
     config_files: dict[str, dict[str, str]] = {"grafana": dict(containers.get("grafana", {}))}
     plan = None
     job = database = None
-    jobs = backups.pgbackrest_jobs(platform)
     if jobs:
         j = jobs[0]
         job, database = j.job.name, j.database.name
@@ -163,7 +177,35 @@ def _kubernetes_inputs(stack: Stack, platform: Platform,
         vault_mount=stack.secrets.mount or os.environ.get("RAMPART_VAULT_MOUNT") or DEFAULT_MOUNT,
         config_files=config_files,
         secret_files={"alertmanager": observability.secret_files(obs)},
-        monitoring=monitoring, backup=plan, backup_job=job, database=database)
+        monitoring=monitoring, backup=plan, backup_job=job, database=database,
+        stack_source=stack.source, vault_ca=_vault_ca(stack))
+
+
+MAX_CA_BYTES = 64 * 1024
+
+
+def _vault_ca(stack: Stack) -> str | None:
+    """The PEM of rampart:kubernetes.vaultCaFile (relative to the project), checked to hold
+    certificates only: it is embedded in every SecretStore."""
+    settings = stack.kubernetes
+    if settings is None or settings.vault_ca_file is None:
+        return None
+    path = Path(settings.vault_ca_file)
+    path = path if path.is_absolute() else stack.project_dir / path
+    field = "rampart:kubernetes.vaultCaFile"
+    try:
+        data = path.read_bytes()[: MAX_CA_BYTES + 1]
+    except OSError as exc:
+        raise ValidationError(stack.source, f"cannot read '{settings.vault_ca_file}': "
+                              f"{exc.strerror or exc}", field=field) from None
+    text = data.decode("ascii", errors="replace")
+    blocks = text.count("-----BEGIN ")
+    if len(data) > MAX_CA_BYTES or blocks == 0 or blocks != text.count(
+            "-----BEGIN CERTIFICATE-----"):
+        raise ValidationError(stack.source, f"'{settings.vault_ca_file}' must hold PEM "
+                              "certificates only (the CA of Vault's certificate; never a "
+                              "key)", field=field)
+    return text
 
 
 # Targets by the name stack config uses (`rampart:target`).

@@ -174,6 +174,7 @@ K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 K8S_PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_WORKLOADS = frozenset({K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET})
 
 # Every kind that carries a pod template, whatever its API version (`apps/v1beta2`,
@@ -201,6 +202,14 @@ def pod_spec_path(resource_type: str) -> tuple[str, ...] | None:
     if kind == "CronJob":
         return ("spec", "jobTemplate", "spec", "template", "spec")
     return None
+
+
+def pod_metadata_path(resource_type: str) -> tuple[str, ...] | None:
+    """Where a Kubernetes resource keeps its pods' metadata (labels); None without pods."""
+    path = pod_spec_path(resource_type)
+    if path is None:
+        return None
+    return path[:-1] + ("metadata",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +339,16 @@ def pod_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return out
 
 
+CONTAINER_ROLES = {"initContainers": "init container", "containers": "container",
+                   "ephemeralContainers": "ephemeral container"}
+
+
+def pod_containers_by_role(spec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(`container` | `init container` | `ephemeral container`, container) for messages."""
+    return [(role, c) for key, role in CONTAINER_ROLES.items()
+            for c in as_list(spec.get(key)) if isinstance(c, Mapping)]
+
+
 def app_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [c for c in as_list(spec.get("containers")) if isinstance(c, Mapping)]
 
@@ -337,3 +356,80 @@ def app_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def cname(container: Mapping[str, Any]) -> str:
     name = container.get("name")
     return name if isinstance(name, str) else "?"
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes objects as a whole: names, namespaces, pod labels and label selectors. The API
+# server reads field names and label keys exactly as written (case-sensitive): these readers
+# never fold a key.
+
+
+def k8s_name(res: Resource) -> str:
+    """`metadata.name`; the logical name when the program leaves naming to Pulumi."""
+    name = get(res.props, "metadata", "name")
+    return name if isinstance(name, str) and name else res.name
+
+
+def k8s_namespace(props: Mapping[str, Any]) -> str:
+    """The namespace a namespaced object lands in: `metadata.namespace`, else `default` (the
+    provider's default namespace, which is the cluster's `default` unless configured)."""
+    ns = get(props, "metadata", "namespace")
+    return ns if isinstance(ns, str) and ns else "default"
+
+
+def k8s_label(props: Mapping[str, Any], key: str) -> Any:
+    labels = get(props, "metadata", "labels", default={})
+    return labels.get(key) if isinstance(labels, Mapping) else None
+
+
+def pod_labels(resource_type: str, props: Mapping[str, Any]) -> dict[str, str]:
+    """The labels a workload's pods carry (what selectors match), never the workload's own
+    metadata labels: a selector matching only those selects no pod."""
+    path = pod_metadata_path(resource_type)
+    labels = get(props, *path, "labels", default={}) if path else {}
+    if not isinstance(labels, Mapping):
+        return {}
+    return {str(k): v for k, v in labels.items() if isinstance(v, str)}
+
+
+def selects(selector: Any, labels: Mapping[str, str], empty_selects_all: bool = True) -> bool:
+    """Whether a `LabelSelector` (matchLabels + matchExpressions) selects these labels. An empty
+    selector selects everything (PodDisruptionBudget policy/v1, NetworkPolicy podSelector); a
+    missing one selects nothing. A selector the pack cannot read selects nothing."""
+    if selector is None or selector is UNKNOWN or not isinstance(selector, Mapping):
+        return False
+    match = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(match, Mapping) or not isinstance(expressions, Sequence) \
+            or isinstance(expressions, str):
+        return False
+    if not match and not expressions:
+        return empty_selects_all
+    if any(labels.get(str(k)) != v for k, v in match.items()):
+        return False
+    for expr in expressions:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op = expr.get("key"), expr.get("operator")
+        values = [v for v in as_list(expr.get("values")) if isinstance(v, str)]
+        present = isinstance(key, str) and key in labels
+        value = labels.get(key) if isinstance(key, str) else None
+        if op == "In" and not (present and value in values):
+            return False
+        if op == "NotIn" and present and value in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True
+
+
+def describe(res: Resource) -> str:
+    """`Deployment erp-core/auth` for messages: the kind and where the object lives."""
+    kind = k8s_kind(res.type) or res.type
+    ns = get(res.props, "metadata", "namespace")
+    where = f"{ns}/" if isinstance(ns, str) and ns else ""
+    return f"{kind} {where}{k8s_name(res)}"

@@ -27,6 +27,13 @@ keep it on the safe side:
   `Privileged: "yes"`), the worst one wins: the pack cannot know which spelling a provider
   honours, so it judges the most dangerous. Lists given twice are joined.
 
+Kubernetes is the one place where a spelling is not a synonym: the API server reads field
+names exactly, and drops (or refuses) any other spelling before the kubelet sees the pod. A
+misspelled key is therefore judged only in the unsafe direction there (`Privileged: "true"` is
+privileged; `allowprivilegeescalation: false` or `RunAsNonRoot: true` claims nothing), and
+capability names and seccomp profile types keep their exact spelling, as Pod Security
+admission compares them (`drop: [all]` does not drop `ALL`).
+
 Values unknown during a preview stay `UNKNOWN` (judged once known). Keys the layer does not
 know are kept as given. The result is a `Normalised` mapping: normalising it again returns it
 unchanged, and a `Plain` input (the offline check's) remembers its normal form, so each
@@ -259,6 +266,22 @@ class Keys:
                 exact[canon] = True
             else:
                 values.append(value)
+        return known, unknown
+
+    def spelled(self, obj: Mapping[Any, Any] | Spellings,
+                ) -> tuple[dict[str, list[tuple[bool, Any]]], dict[Any, Any]]:
+        """Like `group`, each value with whether its key was spelled exactly (canonically);
+        exact spellings first."""
+        known: dict[str, list[tuple[bool, Any]]] = {}
+        unknown: dict[Any, Any] = {}
+        for key, value in _items(obj):
+            canon = self.table.get(fold(key))
+            if canon is None:
+                unknown[key] = value
+            else:
+                known.setdefault(canon, []).append((key == canon, value))
+        for values in known.values():
+            values.sort(key=lambda pair: not pair[0])  # stable: exact ones first, in order
         return known, unknown
 
 
@@ -708,11 +731,19 @@ def normalise_volume(props: Mapping[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Kubernetes (pulumi-kubernetes 4.x): every kind that carries a pod spec
+#
+# The API server reads field names exactly as written: `AllowPrivilegeEscalation: false` or
+# `runasuser: 1000` is an unknown field, dropped (or refused) before the kubelet sees the pod.
+# So a misspelled key counts only in the unsafe direction: `Privileged: "true"` is judged as
+# privileged (the worst reading), but `allowprivilegeescalation: false`, `RunAsNonRoot: true`,
+# `Drop: [ALL]`, `seccompprofile: {type: RuntimeDefault}`, a misspelled non-root `runAsUser`,
+# `automountServiceAccountToken: false`, `serviceAccountName`, `resources` or probes under
+# another spelling claim nothing: the field stays unset, as it will be in the cluster.
 
 POD_KEYS = Keys((
     "containers", "initContainers", "ephemeralContainers", "hostNetwork", "hostPID", "hostIPC",
     "hostUsers", "securityContext", "volumes", "automountServiceAccountToken",
-    "serviceAccountName", "shareProcessNamespace", "restartPolicy", "nodeName",
+    "serviceAccountName", "serviceAccount", "shareProcessNamespace", "restartPolicy", "nodeName",
 ))
 K8S_CONTAINER_KEYS = Keys((
     "name", "image", "command", "args", "env", "envFrom", "ports", "securityContext",
@@ -725,6 +756,7 @@ SECURITY_CONTEXT_KEYS = Keys((
     "windowsOptions", "appArmorProfile", "fsGroup", "supplementalGroups", "sysctls",
 ))
 K8S_CAPS_KEYS = Keys(("add", "drop"))
+SECCOMP_KEYS = Keys(("type", "localhostProfile"))
 ENV_KEYS = Keys(("name", "value", "valueFrom"))
 K8S_PORT_KEYS = Keys(("containerPort", "hostPort", "hostIP", "name", "protocol"))
 K8S_VOLUME_MOUNT_KEYS = Keys(("name", "mountPath", "readOnly", "subPath", "subPathExpr",
@@ -734,31 +766,140 @@ INHERITED = ("runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "seLin
              "windowsOptions", "appArmorProfile")
 SC_BOOLS = {"privileged": True, "allowPrivilegeEscalation": True,
             "readOnlyRootFilesystem": False, "runAsNonRoot": False}
+# Seccomp profile types Pod Security "restricted" accepts (the API's enum is case-sensitive).
+SECCOMP_CONFINED = ("RuntimeDefault", "Localhost")
+# Fields whose mere presence is a claim some rule credits (limits, probes, writable paths, the
+# ServiceAccount): only their exact spelling counts.
+K8S_EXACT_ONLY = frozenset({"resources", "readinessProbe", "livenessProbe", "startupProbe",
+                            "volumeMounts", "serviceAccountName", "serviceAccount"})
+
+Spelled = list[tuple[bool, Any]]  # (key spelled exactly?, value) for one canonical key
 
 
-def _security_context(value: Any) -> Any:
-    if not is_object(value):
+def _exact_only(values: Spelled) -> Any:
+    return next((v for exact, v in values if exact), None)
+
+
+def _claim_flag(values: Spelled, unsafe: bool) -> Any:
+    """A flag under any spelling: the unsafe reading from any of them; the safe one only
+    from the exact spelling (a misspelled safe value is dropped by the API server)."""
+    read = [(exact, to_bool(v, unsafe)) for exact, v in values]
+    if any(r is unsafe for _, r in read):
+        return unsafe
+    if any(r is UNKNOWN for _, r in read):
+        return UNKNOWN
+    return next((r for exact, r in read if exact and r is not None), None)
+
+
+def _claim_uid(values: Spelled) -> Any:
+    """uid 0 from any spelling (root wins); any other uid only from the exact spelling."""
+    read = [(exact, uid_of(v)) for exact, v in values]
+    if any(isinstance(r, int) and r == 0 for _, r in read):
+        return 0
+    return next((r for exact, r in read if exact and r is not None), None)
+
+
+def _raw_list(value: Any) -> Any:
+    """A list of strings as the API reads it: no trimming, no case change ("all" is not
+    "ALL" to Pod Security admission); a lone string counts as one item."""
+    if value is None or value is UNKNOWN:
         return value
-    known, unknown = SECURITY_CONTEXT_KEYS.group(value)
-    sc: dict[str, Any] = dict(unknown)
-    for key, values in known.items():
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence):
+        return list(value)
+    return []
+
+
+def _k8s_capabilities(values: Spelled) -> Any:
+    """`add` from every spelling (joined: the worst); `drop` only where both `capabilities`
+    and `drop` are spelled exactly. Values keep their exact spelling."""
+    adds: list[Any] = []
+    drops: list[Any] = []
+    seen: set[str] = set()
+    other: dict[Any, Any] = {}
+    for exact_obj, obj in values:
+        if obj is UNKNOWN:
+            return UNKNOWN
+        if not is_object(obj):
+            continue
+        spelled, unknown = K8S_CAPS_KEYS.spelled(obj)
+        other.update(unknown)
+        for key, out, needs_exact in (("add", adds, False), ("drop", drops, True)):
+            for exact_key, v in spelled.get(key, []):
+                if needs_exact and not (exact_obj and exact_key):
+                    continue
+                items = _raw_list(v)
+                if items is UNKNOWN:
+                    return UNKNOWN
+                seen.add(key)
+                out.extend(items or [])
+    caps: dict[str, Any] = dict(other)
+    if "add" in seen:
+        caps["add"] = adds
+    if "drop" in seen:
+        caps["drop"] = drops
+    return caps or None
+
+
+def _k8s_seccomp(values: Spelled) -> Any:
+    """A profile type Pod Security refuses (Unconfined, or any other word) from any spelling
+    wins; a confining one counts only when `seccompProfile` and `type` are spelled exactly."""
+    confined: dict[str, Any] | None = None
+    for exact_obj, obj in values:
+        if obj is UNKNOWN:
+            return UNKNOWN
+        if not is_object(obj):
+            if obj is not None:
+                return {"type": obj}  # not an object: the API refuses it, judge it as such
+            continue
+        spelled, _ = SECCOMP_KEYS.spelled(obj)
+        for exact_key, kind in spelled.get("type", []):
+            if kind is UNKNOWN:
+                return UNKNOWN
+            if kind not in SECCOMP_CONFINED:
+                return {"type": kind}
+            if exact_obj and exact_key and confined is None:
+                confined = {"type": kind}
+                profile = _exact_only(spelled.get("localhostProfile", []))
+                if profile is not None:
+                    confined["localhostProfile"] = profile
+    return confined
+
+
+def _security_context(values: Spelled) -> Any:
+    """One securityContext from every spelling of its key (see the section's comment)."""
+    objects = [(exact, v) for exact, v in values if v is not None]
+    if not objects:
+        return None
+    if any(v is UNKNOWN for _, v in objects):
+        return UNKNOWN
+    if not any(is_object(v) for _, v in objects):
+        return objects[0][1]  # not an object (a secret, garbage): left as given
+    by_key: dict[str, Spelled] = {}
+    sc: dict[str, Any] = {}
+    for exact_obj, obj in objects:
+        if not is_object(obj):
+            continue
+        spelled, unknown = SECURITY_CONTEXT_KEYS.spelled(obj)
+        for key, pairs in spelled.items():
+            by_key.setdefault(key, []).extend((exact_obj and e, v) for e, v in pairs)
+        for key, value in unknown.items():
+            sc.setdefault(key, value)
+    for key, pairs in by_key.items():
+        pairs.sort(key=lambda pair: not pair[0])
         if key in SC_BOOLS:
-            sc[key] = _any_true(SC_BOOLS[key])(values)
-        elif key == "runAsUser" and 0 in [uid_of(v) for v in values]:
-            sc[key] = 0  # given twice, root wins
+            value = _claim_flag(pairs, SC_BOOLS[key])
+        elif key in ("runAsUser", "runAsGroup"):
+            value = _claim_uid(pairs)
+        elif key == "capabilities":
+            value = _k8s_capabilities(pairs)
+        elif key == "seccompProfile":
+            value = _k8s_seccomp(pairs)
         else:
-            sc[key] = _first(values)
-    for key, unsafe in SC_BOOLS.items():
-        if key in sc:
-            sc[key] = to_bool(sc[key], unsafe)
-    for key in ("runAsUser", "runAsGroup"):
-        if key in sc:
-            sc[key] = uid_of(sc[key])
-    caps = sc.get("capabilities")
-    if is_object(caps):
-        known_caps, other = K8S_CAPS_KEYS.group(caps)
-        sc["capabilities"] = {**other, **{k: capabilities(_joined(v))
-                                          for k, v in known_caps.items()}}
+            value = _first([v for _, v in pairs])
+        if value is not None:
+            sc[key] = value
     return sc
 
 
@@ -771,11 +912,20 @@ def _k8s_env(value: Any) -> Any:
 def _k8s_container(value: Any, pod_sc: Mapping[str, Any]) -> Any:
     if not isinstance(value, Mapping):
         return value
-    known, unknown = K8S_CONTAINER_KEYS.group(value)
+    spelled, unknown = K8S_CONTAINER_KEYS.spelled(value)
     merge: dict[str, Callable[[list[Any]], Any]] = {
-        "securityContext": _objects, "image": _worst_image, "env": _joined, "envFrom": _joined,
-        "ports": _joined, "volumeMounts": _joined, "command": _joined, "args": _joined}
-    c: dict[str, Any] = {**unknown, **{k: merge.get(k, _first)(v) for k, v in known.items()}}
+        "image": _worst_image, "env": _joined, "envFrom": _joined, "ports": _joined,
+        "command": _joined, "args": _joined}
+    c: dict[str, Any] = dict(unknown)
+    for key, pairs in spelled.items():
+        if key == "securityContext":
+            continue
+        if key in K8S_EXACT_ONLY:
+            exact = _exact_only(pairs)
+            if exact is not None:
+                c[key] = exact
+            continue
+        c[key] = merge.get(key, _first)([v for _, v in pairs])
     if "image" in c:
         c["image"] = image_ref(c["image"])
     for key in ("command", "args"):
@@ -797,13 +947,15 @@ def _k8s_container(value: Any, pod_sc: Mapping[str, Any]) -> Any:
             if isinstance(m, dict) and "readOnly" in m:
                 m["readOnly"] = to_bool(m["readOnly"], False)
         c["volumeMounts"] = mounts
-    sc = _security_context(c.get("securityContext"))
+    sc = _security_context(spelled.get("securityContext", []))
     if sc is not UNKNOWN and (pod_sc or sc is not None):
         sc = dict(sc) if isinstance(sc, Mapping) else {}
         for key in INHERITED:
             if sc.get(key) is None and pod_sc.get(key) is not None:
                 sc[key] = pod_sc[key]
         c["securityContext"] = sc
+    elif sc is UNKNOWN:
+        c["securityContext"] = UNKNOWN
     return c
 
 
@@ -824,23 +976,28 @@ def _k8s_volumes(value: Any) -> Any:
 
 
 def normalise_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    known, unknown = POD_KEYS.group(spec)
+    spelled, unknown = POD_KEYS.spelled(spec)
     out: dict[str, Any] = dict(unknown)
-    for key, values in known.items():
+    pod_sc: Any = None
+    for key, pairs in spelled.items():
+        values = [v for _, v in pairs]
         if key in ("hostNetwork", "hostPID", "hostIPC"):
-            out[key] = _any_true(True)(values)
+            out[key] = to_bool(_any_true(True)(values), True)
+        elif key == "automountServiceAccountToken":
+            claim = _claim_flag(pairs, True)
+            if claim is not None:
+                out[key] = claim
+        elif key in K8S_EXACT_ONLY:
+            exact = _exact_only(pairs)
+            if exact is not None:
+                out[key] = exact
         elif key in ("containers", "initContainers", "ephemeralContainers", "volumes"):
             out[key] = _joined(values)
         elif key == "securityContext":
-            out[key] = _objects(values)
+            pod_sc = _security_context(pairs)
+            out[key] = pod_sc
         else:
             out[key] = _first(values)
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if key in out:
-            out[key] = to_bool(out[key], True)
-    pod_sc = _security_context(out.get("securityContext"))
-    if "securityContext" in out:
-        out["securityContext"] = pod_sc
     inherited = pod_sc if isinstance(pod_sc, Mapping) else {}
     for key in ("containers", "initContainers", "ephemeralContainers"):
         if isinstance(out.get(key), Mapping):

@@ -14,6 +14,7 @@ from policies.isolation import (
     no_privileged,
     read_only_root,
     run_as_non_root,
+    seccomp_profile,
 )
 from policies.meta import waivers
 from policies.network import edge_only_ports
@@ -24,7 +25,9 @@ from policies.stack import (
     backups_declared,
     default_deny,
     pdb,
+    pod_security_namespace,
     prometheus_scrapes,
+    service_account_token,
 )
 from policies.traefik import (
     allowlist_bounded,
@@ -46,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     no_host_mounts.RULE,
     capabilities_dropped.RULE,
     no_new_privileges.RULE,
+    seccomp_profile.RULE,
     run_as_non_root.RULE,
     container_non_root.RULE,
     container_non_root.ADVISORY_RULE,
@@ -67,6 +71,8 @@ RULES: tuple[Rule, ...] = (
     prometheus_scrapes.RULE,
     alerts_have_runbooks.RULE,
     default_deny.RULE,
+    pod_security_namespace.RULE,
+    service_account_token.RULE,
     pdb.RULE,
     waivers.VALID_RULE,
     waivers.IN_FORCE_RULE,

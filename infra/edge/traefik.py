@@ -158,11 +158,14 @@ def _source_criterion(edge: EdgeSettings) -> dict[str, Any]:
 
 def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEBSECURE_PORT),
                   providers: Mapping[str, Any] | None = None,
-                  acme: bool | None = None, redirect_to: str = WEBSECURE) -> dict[str, Any]:
+                  acme: bool | None = None, redirect_to: str = WEBSECURE,
+                  redirect_priority: int | None = None) -> dict[str, Any]:
     """Traefik's static configuration. The defaults are the Docker target's (ports 80/443, the
     file provider, ACME in Traefik when tls is 'acme'); the Kubernetes target listens on
     unprivileged ports behind its Service, watches CRDs and leaves certificates to
-    cert-manager (`acme=False`), redirecting to the public port (`redirect_to=":443"`)."""
+    cert-manager (`acme=False`), redirecting to the public port (`redirect_to=":443"`) with the
+    lowest priority (`redirect_priority=1`), so cert-manager's HTTP-01 challenge router, the
+    only other router on `web`, answers on port 80."""
     edge = platform.edge
     proxy = edge_service(platform)
     acme = edge.tls_mode == "acme" if acme is None else acme
@@ -176,7 +179,8 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
     web: dict[str, Any] = {
         "address": f":{web_port}",
         "http": {"redirections": {"entryPoint": {
-            "to": redirect_to, "scheme": "https", "permanent": True}}},
+            "to": redirect_to, "scheme": "https", "permanent": True,
+            **({"priority": redirect_priority} if redirect_priority is not None else {})}}},
     }
     if edge.ip_strategy_depth > 0:
         # Traefik drops X-Forwarded-For from untrusted peers before middlewares run; without

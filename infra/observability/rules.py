@@ -293,7 +293,13 @@ def host_alerts(settings: Settings) -> RuleFile:
 
 
 # ------------------------------------------------------------------------- data stores
-def data_alerts(platform: Platform, settings: Settings) -> RuleFile:
+PGBACKREST = "pgbackrest"  # the backup job's series (rampart_backup_*, pgbackrest_*)
+CNPG = "cnpg"  # CloudNativePG's exporter (cnpg_collector_*), the Kubernetes target's
+def data_alerts(platform: Platform, settings: Settings,
+                backups: str = PGBACKREST) -> RuleFile:
+    """PostgreSQL and backup alerts. `backups` names where the backup figures come from: the
+    pgBackRest job's textfile series (VMs, Docker) or CloudNativePG's exporter (Kubernetes);
+    the alerts keep their names, runbooks and thresholds either way."""
     t = settings.thresholds
     backup_jobs = sorted({s.backup for s in platform.services if s.backup})
     too_old = f"time() - rampart_backup_last_success_timestamp_seconds > {t.backup_max_age}"
@@ -318,7 +324,8 @@ def data_alerts(platform: Platform, settings: Settings) -> RuleFile:
         ),
         AlertRule(
             "BackupTooOld",
-            too_old,
+            too_old if backups == PGBACKREST else
+            f"time() - cnpg_collector_last_available_backup_timestamp > {t.backup_max_age}",
             "5m",
             "critical",
             "No successful backup of {{ $labels.backup }} for more than " + max_age,
@@ -328,7 +335,10 @@ def data_alerts(platform: Platform, settings: Settings) -> RuleFile:
         ),
         AlertRule(
             "BackupFailed",
-            "rampart_backup_last_attempt_success == 0",
+            "rampart_backup_last_attempt_success == 0" if backups == PGBACKREST else
+            # a failure newer than the last backup that worked
+            "cnpg_collector_last_failed_backup_timestamp > "
+            "cnpg_collector_last_available_backup_timestamp",
             "5m",
             "critical",
             "Backup {{ $labels.backup }} failed after its retry",
@@ -337,13 +347,20 @@ def data_alerts(platform: Platform, settings: Settings) -> RuleFile:
         ),
         AlertRule(
             "WalArchivingLagging",
-            f"pgbackrest_wal_archive_lag_seconds > {t.wal_archive_max_lag}",
-            "5m",
+            f"pgbackrest_wal_archive_lag_seconds > {t.wal_archive_max_lag}"
+            if backups == PGBACKREST else
+            # segments ready but not archived, for longer than the lag allowed
+            'cnpg_collector_pg_wal_archive_status{value="ready"} > 0',
+            "5m" if backups == PGBACKREST else lag,
             "critical",
             "WAL archiving of stanza {{ $labels.stanza }} is "
-            "{{ $value | humanizeDuration }} behind",
+            "{{ $value | humanizeDuration }} behind" if backups == PGBACKREST else
+            "WAL archiving of {{ $labels.service }} is more than " + lag + " behind",
             "The oldest WAL segment of stanza {{ $labels.stanza }} waiting for the archive is "
-            "older than " + lag + "; a disaster now would lose more than the RPO goal.",
+            "older than " + lag + "; a disaster now would lose more than the RPO goal."
+            if backups == PGBACKREST else
+            "WAL segments of {{ $labels.service }} have waited for the archive for more than "
+            + lag + "; a disaster now would lose more than the RPO goal.",
         ),
     )
     return RuleFile("data", (RuleGroup("rampart-data", rules),))
@@ -411,12 +428,13 @@ def slo_rules(platform: Platform, settings: Settings) -> RuleFile | None:
     )
 
 
-def rule_files(platform: Platform, settings: Settings) -> list[RuleFile]:
+def rule_files(platform: Platform, settings: Settings,
+               backups: str = PGBACKREST) -> list[RuleFile]:
     files = [
         red_rules(platform, settings),
         service_alerts(settings),
         host_alerts(settings),
-        data_alerts(platform, settings),
+        data_alerts(platform, settings, backups),
         edge_alerts(settings),
     ]
     slo = slo_rules(platform, settings)

@@ -78,5 +78,5 @@ RULE = Rule(
     "under /run/secrets, and have the command read it (`--password-file`, "
     "`$(cat /run/secrets/<name>)`, the image's `<NAME>_FILE` variable).",
     check_resource=check,
-    tags=("secrets",),
+    tags=("secrets", "docker", "kubernetes"),
 )

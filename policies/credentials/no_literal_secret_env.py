@@ -1,8 +1,9 @@
 """no-literal-secret-env: no environment variable carries a literal secret.
 
-Secrets reach containers as files (`<NAME>_FILE=/run/secrets/...`) or as Pulumi secrets
-(recorded as `[secret]`); a plain value in `POSTGRES_PASSWORD=...` ends up in `docker
-inspect`, in the state file and in every render. Judged by the one detector the model uses
+Secrets reach containers as files (`<NAME>_FILE=/run/secrets/...`), as Pulumi secrets
+(recorded as `[secret]`) or, on Kubernetes, from a Secret (`valueFrom.secretKeyRef`); a plain
+value in `POSTGRES_PASSWORD=...` ends up in `docker inspect` (or the pod spec), in the state
+file and in every render. Judged by the one detector the model uses
 too (`infra.secrets.literals`, through policies/credentials/scan.py): credential names in any
 spelling (`POSTGRES_PWD`, `smtpPass`), passwords in URL userinfo (`DATABASE_URL`), credential
 files outside /run/secrets, known default passwords and high-entropy values. A finding names
@@ -23,7 +24,7 @@ from policies.core import (
     as_list,
     cname,
     docker_envs,
-    pod_containers,
+    pod_containers_by_role,
     pod_spec,
 )
 from policies.credentials import scan
@@ -46,12 +47,14 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
-    for c in pod_containers(spec):
+    for role, c in pod_containers_by_role(spec):
+        # A `value` is judged even next to a `valueFrom`: the API refuses the pair, but the
+        # literal is already in the program, the state and every render.
         pairs = [(str(e.get("name", "")), e.get("value")) for e in as_list(c.get("env"))
-                 if isinstance(e, Mapping) and e.get("valueFrom") is None]
+                 if isinstance(e, Mapping) and e.get("value") is not None]
         for name, reasons in scan.env(pairs):
-            yield Finding(f"container {cname(c)}: {_message(name, reasons)}", field="env",
-                          subject=f"{cname(c)}/{name}")
+            yield Finding(f"{role} {cname(c)}: {_message(name, reasons)} (env[].value)",
+                          field="env", subject=f"{cname(c)}/{name}")
 
 
 RULE = Rule(
@@ -63,5 +66,5 @@ RULE = Rule(
     remediation="Declare the secret in the catalog's `secrets:`; it is read from Vault at "
     "deploy time and mounted as a file (`<NAME>_FILE`), or set from a Kubernetes Secret.",
     check_resource=check,
-    tags=("secrets",),
+    tags=("secrets", "docker", "kubernetes"),
 )

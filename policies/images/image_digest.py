@@ -12,8 +12,7 @@ from policies.images.refs import DIGEST, image_refs, parse
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     if not ctx.require_digests:
         return
-    for where, field, value in image_refs(resource_type, props):
-        subject = _subject(where)
+    for where, field, value, subject in image_refs(resource_type, props):
         if not isinstance(value, str):
             continue  # missing references are image-pinned's finding; unknown ones wait
         ref = parse(value)
@@ -26,11 +25,6 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
         )
 
 
-def _subject(where: str) -> str:
-    """`image`, or `<container>/image` for one container of a pod (the waiver subject)."""
-    return "image" if where == "image" else f"{where.removeprefix('container ')}/image"
-
-
 RULE = Rule(
     name="image-digest-required",
     description="When the stack sets requireDigests, every image is pinned by sha256 digest.",
@@ -38,5 +32,5 @@ RULE = Rule(
     remediation="Add the image's `sha256:` digest next to its tag in infra/versions "
     "(`docker buildx imagetools inspect IMAGE` prints it).",
     check_resource=check,
-    tags=("images", "supply-chain"),
+    tags=("images", "supply-chain", "docker", "kubernetes"),
 )

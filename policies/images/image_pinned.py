@@ -10,8 +10,7 @@ from policies.images.refs import DIGEST, image_refs, is_exact_tag, parse
 
 
 def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
-    for where, field, value in image_refs(resource_type, props):
-        subject = _subject(where)
+    for where, field, value, subject in image_refs(resource_type, props):
         if value is None or value == "":
             yield Finding(f"{where} has no image reference", field=field, subject=subject)
             continue
@@ -36,11 +35,6 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
             )
 
 
-def _subject(where: str) -> str:
-    """`image`, or `<container>/image` for one container of a pod (the waiver subject)."""
-    return "image" if where == "image" else f"{where.removeprefix('container ')}/image"
-
-
 RULE = Rule(
     name="image-pinned",
     description="Images are pinned to an exact version, never `latest` or a floating tag.",
@@ -48,5 +42,5 @@ RULE = Rule(
     remediation="Pin the image in infra/versions (one file) to an exact tag such as "
     "`15.8-alpine3.20`, or to a digest.",
     check_resource=check,
-    tags=("images",),
+    tags=("images", "docker", "kubernetes"),
 )

@@ -12,7 +12,7 @@ from policies.core import (
     REMOTE_IMAGE,
     cname,
     get,
-    pod_containers,
+    pod_containers_by_role,
     pod_spec,
 )
 
@@ -53,12 +53,15 @@ def parse(ref: str) -> ImageRef:
     return ImageRef(ref, name, tag or None, digest or None)
 
 
-def image_refs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
-    """(where, field, value) for every image reference a resource carries."""
+def image_refs(resource_type: str, props: Mapping[str, Any],
+               ) -> Iterator[tuple[str, str, Any, str]]:
+    """(where, field, value, waiver subject) for every image reference a resource carries:
+    Docker's `image`, or every container, init container and ephemeral container of a pod
+    (subject `<container>/image`)."""
     if resource_type == CONTAINER:
-        yield "image", "image", props.get("image")
+        yield "image", "image", props.get("image"), "image"
     elif resource_type == REMOTE_IMAGE:
-        yield "image", "image", props.get("name")
+        yield "image", "image", props.get("name"), "image"
     elif (spec := pod_spec(resource_type, props)) is not None:
-        for c in pod_containers(spec):
-            yield f"container {cname(c)}", "image", get(c, "image")
+        for role, c in pod_containers_by_role(spec):
+            yield f"{role} {cname(c)}", "image", get(c, "image"), f"{cname(c)}/image"

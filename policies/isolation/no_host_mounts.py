@@ -99,7 +99,9 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     for vol in as_list(spec.get("volumes")):
         path = get(vol, "hostPath", "path")
         if isinstance(path, str):
-            yield _finding(path, f"volume {vol.get('name')}", False)
+            # A hostPath volume is writable unless every mount says otherwise, and even a
+            # read-only one exposes the host: judged read-write, as the waiver rules do.
+            yield _finding(path, f"volume {vol.get('name')} (spec.volumes[].hostPath)", False)
 
 
 def _bound_device(props: Mapping[str, Any]) -> str | None:
@@ -120,5 +122,5 @@ RULE = Rule(
     "The edge proxy may read the Docker socket read-only only through a waiver "
     "(rampart:policyWaivers) with a reason and an expiry.",
     check_resource=check,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )

@@ -36,5 +36,5 @@ RULE = Rule(
     remediation="Attach the service to the platform networks (edge/backend) instead of the "
     "host's; publish through the edge proxy.",
     check_resource=check,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )

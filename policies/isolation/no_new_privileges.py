@@ -1,4 +1,9 @@
-"""no-new-privileges: setuid binaries cannot raise a process's privileges."""
+"""no-new-privileges: setuid binaries cannot raise a process's privileges.
+
+Docker: `securityOpts` holds `no-new-privileges:true`. Kubernetes: every container, init
+container and ephemeral container sets `allowPrivilegeEscalation: false` explicitly (unset
+means true, and a misspelled key is unset to the API server).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from policies.core import (
     as_list,
     cname,
     get,
-    pod_containers,
+    pod_containers_by_role,
     pod_spec,
 )
 
@@ -34,10 +39,12 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
-    for c in pod_containers(spec):
-        if get(c, "securityContext", "allowPrivilegeEscalation") is not False:
+    for role, c in pod_containers_by_role(spec):
+        value = get(c, "securityContext", "allowPrivilegeEscalation")
+        if value is not False and value is not UNKNOWN:
             yield Finding(
-                f"container {cname(c)} does not set allowPrivilegeEscalation: false",
+                f"{role} {cname(c)} does not set allowPrivilegeEscalation: false "
+                "(securityContext.allowPrivilegeEscalation)",
                 field="security",
                 subject=f"{cname(c)}/allowPrivilegeEscalation",
             )
@@ -48,7 +55,8 @@ RULE = Rule(
     description="Containers run with no-new-privileges (Docker) or "
     "allowPrivilegeEscalation: false (Kubernetes).",
     severity=Severity.HIGH,
-    remediation="Keep the catalog default `no_new_privileges: true`.",
+    remediation="Keep the catalog default `no_new_privileges: true`; on Kubernetes every "
+    "container (init containers included) sets `allowPrivilegeEscalation: false`.",
     check_resource=check,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )

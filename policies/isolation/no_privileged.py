@@ -13,7 +13,7 @@ from policies.core import (
     Severity,
     cname,
     get,
-    pod_containers,
+    pod_containers_by_role,
     pod_spec,
 )
 
@@ -29,10 +29,10 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
-    for c in pod_containers(spec):
+    for role, c in pod_containers_by_role(spec):
         if get(c, "securityContext", "privileged") is True:
-            yield Finding(f"container {cname(c)} runs privileged", field="security",
-                          subject=f"{cname(c)}/privileged")
+            yield Finding(f"{role} {cname(c)} runs privileged (securityContext.privileged)",
+                          field="security", subject=f"{cname(c)}/privileged")
 
 
 RULE = Rule(
@@ -42,5 +42,5 @@ RULE = Rule(
     remediation="Remove `privileged`; grant the one capability the service needs instead "
     "(catalog `security.cap_add`).",
     check_resource=check,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )

@@ -28,6 +28,7 @@ from policies.core import (
     pod_spec,
 )
 
+K8S_WRITABLE_ROOT = "rampart.io/writable-root"
 # Where targets deliver secret files: a volume there is not a path the service writes.
 SECRET_DIRS = ("/run/secrets", "/var/run/secrets")
 
@@ -63,10 +64,18 @@ def _writable_roots(resource_type: str, props: Mapping[str, Any]) -> Iterator[tu
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
+    # The catalog's `writable_root: <reason>` on Kubernetes: the workload's annotation.
+    declared = bool(_k8s_writable_root(props))
     for c in app_containers(spec):
         if get(c, "securityContext", "readOnlyRootFilesystem") is not True:
             mounts = [m for m in as_list(c.get("volumeMounts")) if not get(m, "readOnly")]
-            yield f"container {cname(c)}", bool(mounts)
+            yield f"container {cname(c)}", bool(mounts) or declared
+
+
+def _k8s_writable_root(props: Mapping[str, Any]) -> str | None:
+    notes = get(props, "metadata", "annotations", default={})
+    reason = notes.get(K8S_WRITABLE_ROOT) if isinstance(notes, Mapping) else None
+    return reason if isinstance(reason, str) and reason.strip() else None
 
 
 def _subject(who: str) -> str:
@@ -87,7 +96,7 @@ def check_mandatory(
 
 def check_advisory(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
     reason = docker_labels(props).get("rampart.writable-root") if resource_type == CONTAINER \
-        else None
+        else _k8s_writable_root(props)
     for who, declares in _writable_roots(resource_type, props):
         if declares and reason:
             # the catalog's own words, so the report says why this one is accepted
@@ -108,7 +117,7 @@ RULE = Rule(
     remediation="Keep the catalog default `read_only_root: true`; list the paths the service "
     "writes in `writable_paths` (tmpfs or volume).",
     check_resource=check_mandatory,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )
 
 ADVISORY_RULE = Rule(
@@ -119,5 +128,5 @@ ADVISORY_RULE = Rule(
     "true` in the catalog.",
     level=Level.ADVISORY,
     check_resource=check_advisory,
-    tags=("isolation",),
+    tags=("isolation", "docker", "kubernetes"),
 )

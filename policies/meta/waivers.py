@@ -33,6 +33,7 @@ from policies.core import (
     as_list,
     docker_labels,
     get,
+    pod_labels,
     service_name,
 )
 from policies.isolation import no_host_mounts, no_host_namespaces, no_privileged
@@ -54,6 +55,7 @@ HOST_NAMESPACES = {
     "hostNetwork": "the host network",
 }
 INFRASTRUCTURE_GROUPS = frozenset({"infra", "platform"})
+K8S_GROUP_LABEL = "app.kubernetes.io/component"
 # Entries that stand for a stack setting about waivers rather than for a waiver.
 SETTING_ENTRIES = frozenset({WAIVERS_KEY, MAX_DAYS_KEY})
 
@@ -62,18 +64,20 @@ def _labels(resource: Resource) -> Mapping[str, Any]:
     if resource.type == CONTAINER:
         return docker_labels(resource.props)
     merged: dict[str, Any] = {}
-    for path in (("metadata", "labels"), ("spec", "template", "metadata", "labels")):
-        labels = get(resource.props, *path, default={})
-        if isinstance(labels, Mapping):
-            merged.update(labels)
+    labels = get(resource.props, "metadata", "labels", default={})
+    if isinstance(labels, Mapping):
+        merged.update(labels)
+    merged.update(pod_labels(resource.type, resource.props))  # any kind's pod template
     return merged
 
 
 def is_infrastructure(resource: Resource) -> bool:
     """Labelled by the model as a data store or a platform component; anything else,
-    unlabelled resources included, is an application service."""
+    unlabelled resources included, is an application service. The Kubernetes target writes
+    the catalog group as `app.kubernetes.io/component`."""
     labels = _labels(resource)
-    group = labels.get("rampart.group") or labels.get("rampart.io/group")
+    group = labels.get("rampart.group") or labels.get("rampart.io/group") \
+        or labels.get(K8S_GROUP_LABEL)
     return group in INFRASTRUCTURE_GROUPS
 
 

@@ -1,7 +1,8 @@
 """only-edge-publishes-ports: only the edge proxy publishes ports; data ports never.
 
 Database, cache and broker ports are never published, not even by the edge proxy: they are
-reached on the internal backend network only.
+reached on the internal backend network only. On Kubernetes no pod binds a `hostPort` at all
+(Pod Security forbids it): the edge proxy is published by a LoadBalancer/NodePort Service.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from policies.core import (
     cname,
     get,
     is_edge_proxy,
-    pod_containers,
+    pod_containers_by_role,
     pod_spec,
 )
 
@@ -83,15 +84,21 @@ def check(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     spec = pod_spec(resource_type, props)
     if spec is None:
         return
-    for c in pod_containers(spec):
+    for role, c in pod_containers_by_role(spec):
         for p in as_list(c.get("ports")):
-            if get(p, "hostPort"):
-                yield from _judge(
-                    f"container {cname(c)} (hostPort)",
-                    _port(get(p, "containerPort")),
-                    _port(get(p, "hostPort")),
-                    edge,
-                )
+            if not get(p, "hostPort"):
+                continue
+            # A host port bypasses Services and NetworkPolicies; Pod Security forbids it for
+            # every pod, the edge proxy's included (it is published by its Service).
+            container_port, host_port = _port(get(p, "containerPort")), _port(get(p, "hostPort"))
+            data = DATA_PORTS.get(container_port or -1) or DATA_PORTS.get(host_port or -1)
+            if data:
+                yield from _judge(f"{role} {cname(c)} (hostPort)", container_port, host_port,
+                                  edge)
+            else:
+                shown = str(host_port if host_port is not None else get(p, "hostPort"))
+                yield Finding(f"{role} {cname(c)} binds host port {shown} (ports[].hostPort); "
+                              "publish through a Service instead", field="port", subject=shown)
 
 
 RULE = Rule(
@@ -102,5 +109,5 @@ RULE = Rule(
     remediation="Set the service's exposure to `public` or `admin` so the edge proxy routes "
     "it over TLS, or `internal` (no route); never publish a data store port.",
     check_resource=check,
-    tags=("network",),
+    tags=("network", "docker", "kubernetes"),
 )

@@ -54,5 +54,5 @@ RULE = Rule(
     remediation="Declare the service's health endpoint in the catalog (/health/live, "
     "/health/ready; interval 30 s, timeout 10 s, retries 3, start period 60 s).",
     check_resource=check,
-    tags=("reliability",),
+    tags=("reliability", "docker", "kubernetes"),
 )

@@ -62,5 +62,5 @@ RULE = Rule(
     remediation="Set the service's resources in the catalog (defaults: 1 CPU / 1 GiB limit); "
     "the target turns them into `cpus`/`memory` (Docker) or resources.limits (Kubernetes).",
     check_resource=check,
-    tags=("resources",),
+    tags=("resources", "docker", "kubernetes"),
 )

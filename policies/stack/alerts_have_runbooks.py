@@ -69,5 +69,5 @@ RULE = Rule(
     remediation="Alerts get their runbook_url from one pattern in infra/observability/rules.py; "
     "add the runbook page under runbooks/.",
     check_stack=check,
-    tags=("observability", "stack"),
+    tags=("observability", "docker", "kubernetes", "stack"),
 )

@@ -43,5 +43,5 @@ RULE = Rule(
     remediation="Set `backup: <job>` on the stateful service in the catalog (or "
     "`backup_exempt: <reason>` for data that can be rebuilt).",
     check_stack=check,
-    tags=("backup", "stack"),
+    tags=("backup", "docker", "kubernetes", "stack"),
 )

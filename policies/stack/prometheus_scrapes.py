@@ -125,6 +125,21 @@ def textfile_writers(found: Sequence[Workload], scraped: set[str]) -> dict[str, 
     return writers
 
 
+def monitored_services(monitors: Sequence[Resource]) -> set[str]:
+    """Services a ServiceMonitor/PodMonitor scrapes on another's behalf: an exporter's
+    endpoints relabelled `service: <name>` (postgres-exporter for postgres), as in a file."""
+    names: set[str] = set()
+    for mon in monitors:
+        endpoints = [*as_list(get(mon.props, "spec", "endpoints")),
+                     *as_list(get(mon.props, "spec", "podMetricsEndpoints"))]
+        for endpoint in endpoints:
+            for rc in as_list(get(endpoint, "relabelings")):
+                if (isinstance(rc, Mapping) and rc.get("targetLabel") == "service"
+                        and isinstance(rc.get("replacement"), str)):
+                    names.add(rc["replacement"])
+    return names
+
+
 def _k8s_monitored(
     res: Resource, pod_labels: Mapping[str, str], monitors: Sequence[Resource]
 ) -> bool:
@@ -162,9 +177,10 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
             subject="prometheus.yml",
         )
         return
+    on_behalf = monitored_services(monitors)
     for w in found:
         if w.kubernetes:
-            ok = _k8s_monitored(w.resource, w.labels, monitors)
+            ok = _k8s_monitored(w.resource, w.labels, monitors) or w.service in on_behalf
         else:
             ok = w.service in scraped
         if not ok:
@@ -185,5 +201,5 @@ RULE = Rule(
     "postgres-exporter); infra/observability adds the scrape job. A batch job writes its "
     "metrics into a volume node-exporter reads with `--collector.textfile.directory`.",
     check_stack=check,
-    tags=("observability", "stack"),
+    tags=("observability", "docker", "kubernetes", "stack"),
 )

@@ -41,8 +41,13 @@ def workloads(resources: Sequence[Resource]) -> Iterator[Workload]:
         elif res.type in K8S_WORKLOADS:
             labels = get(res.props, "spec", "template", "metadata", "labels", default={})
             meta = get(res.props, "metadata", "labels", default={})
+            # The catalog's reasons (backup-exempt, writable-root) are free text, which only
+            # an annotation can carry: `rampart.io/*` annotations count as Rampart labels.
+            notes = get(res.props, "metadata", "annotations", default={})
+            rampart_notes = {k: v for k, v in notes.items() if str(k).startswith(
+                "rampart.io/")} if isinstance(notes, Mapping) else {}
             merged: dict[str, Any] = {}
-            for src in (meta, labels):
+            for src in (rampart_notes, meta, labels):
                 if isinstance(src, Mapping):
                     merged.update({str(k): str(v) for k, v in src.items()})
             if res.type == K8S_STATEFULSET:

@@ -106,5 +106,5 @@ RULE = Rule(
     remediation="List the operators' networks in `rampart:adminAllowlist` (a VPN range, the "
     "office's /24), never 0.0.0.0/0, ::/0 or halves of them.",
     check_stack=check,
-    tags=("edge", "traefik", "network"),
+    tags=("edge", "traefik", "network", "docker", "kubernetes"),
 )

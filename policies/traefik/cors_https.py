@@ -2,9 +2,10 @@
 
 A stack whose edge terminates TLS (a TLS entry point, or a router with `tls`) serves its
 front end over https; an `http://` origin in the CORS allowlist lets a page served in clear
-text, which anyone on the path can rewrite, make credentialed requests to the API. `null`
-(sandboxed frames, `file:` pages) is refused for the same reason. Origin regexes must pin
-the scheme: they start with `^https://`. (`*` is traefik-cors-not-wildcard's finding.)
+text, which anyone on the path can rewrite, make credentialed requests to the API. Origin
+regexes must pin the scheme: they start with `^https://`. Entries that admit every origin
+(`*`, `null`, `https://*.x`, a match-all regex) are traefik-cors-not-wildcard's findings, not
+reported twice here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from policies.core import Context, Finding, Resource, Rule, Severity
 from policies.traefik.config import TraefikView, ci_get, collect, split
+from policies.traefik.cors_not_wildcard import wildcard_origin, wildcard_regex
 
 HTTPS_ORIGIN = re.compile(r"https://[^\s/?#*]+/?", re.IGNORECASE)
 HTTPS_REGEX = re.compile(r"\^(\(\?[a-z]+\))?https:(\\?/){2}", re.IGNORECASE)
@@ -33,7 +35,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
         if not isinstance(headers, dict):
             continue
         for origin in split(ci_get(headers, "accessControlAllowOriginList")):
-            if origin != "*" and not HTTPS_ORIGIN.fullmatch(origin):
+            if wildcard_origin(origin) is None and not HTTPS_ORIGIN.fullmatch(origin):
                 yield Finding(
                     f"middleware {mw.name} allows the CORS origin {origin!r}, which is not "
                     "https although the edge requires TLS",
@@ -41,7 +43,7 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
                     subject=f"{mw.name}/{origin}")
         regexes = split(ci_get(headers, "accessControlAllowOriginListRegex"))
         for index, rx in enumerate(regexes):
-            if not HTTPS_REGEX.match(rx):
+            if wildcard_regex(rx) is None and not HTTPS_REGEX.match(rx):
                 # The subject names the entry by position: a regex would read as a pattern.
                 yield Finding(
                     f"middleware {mw.name} allows CORS origins matching {rx!r}, which does not "
@@ -58,5 +60,5 @@ RULE = Rule(
     remediation="List the front end's https origins in `rampart:corsOrigins` "
     "(https://app.example.com); serve any other front end over https too.",
     check_stack=check,
-    tags=("edge", "traefik", "tls"),
+    tags=("edge", "traefik", "tls", "docker", "kubernetes"),
 )

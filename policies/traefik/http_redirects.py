@@ -1,11 +1,19 @@
-"""traefik-http-redirects: every plain-HTTP entry point redirects to HTTPS."""
+"""traefik-http-redirects: every plain-HTTP entry point redirects to HTTPS.
+
+The redirect's `to` is a TLS entry point's name or a port (`:443`: Traefik redirects to that
+port, the public one when a Kubernetes Service maps it onto the entry point's container
+port), with scheme https (Traefik's default).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from policies.core import Context, Finding, Resource, Rule, Severity, as_list
 from policies.traefik.config import TraefikView, ci_get, collect
+
+PORT = re.compile(r":\d+")
 
 
 def _internal(view: TraefikView) -> set[str]:
@@ -19,7 +27,9 @@ def _internal(view: TraefikView) -> set[str]:
 
 
 def _published(view: TraefikView) -> set[int]:
-    ports = set()
+    """Container ports clients can reach: Docker's published ports, Kubernetes hostPorts and
+    the target ports of LoadBalancer/NodePort Services in front of Traefik."""
+    ports = set(view.published_ports)
     for proxy in view.proxies:
         for p in as_list(proxy.props.get("ports")):
             try:
@@ -59,7 +69,10 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
         redirect = ci_get(ep, "http", "redirections", "entryPoint")
         target = ci_get(redirect, "to") if isinstance(redirect, dict) else None
         scheme = ci_get(redirect, "scheme") if isinstance(redirect, dict) else None
-        if target not in tls or (scheme or "https") != "https":
+        # `to` names a TLS entry point, or is a port (`:443`, which Traefik accepts as the
+        # public port when a Service maps it onto the entry point's own).
+        to_tls = target in tls or (isinstance(target, str) and PORT.fullmatch(target))
+        if not to_tls or (scheme or "https") != "https":
             yield Finding(
                 f"entry point {name} ({ep.get('address')}) serves plain HTTP without "
                 "redirecting to HTTPS",
@@ -76,5 +89,5 @@ RULE = Rule(
     severity=Severity.HIGH,
     remediation="Keep the target's `web` entry point redirect (to: websecure, scheme: https).",
     check_stack=check,
-    tags=("edge", "traefik"),
+    tags=("edge", "traefik", "docker", "kubernetes"),
 )

@@ -53,5 +53,5 @@ RULE = Rule(
     remediation="Keep `api.insecure: false`; route the dashboard through the admin router "
     "(IP allowlist + basic auth on websecure).",
     check_stack=check,
-    tags=("edge", "traefik"),
+    tags=("edge", "traefik", "docker", "kubernetes"),
 )

@@ -55,5 +55,5 @@ RULE = Rule(
     remediation="Route services through the catalog's `route:` (the target attaches "
     "websecure, TLS, rate-limit and security-headers); never declare routers by hand.",
     check_stack=check,
-    tags=("edge", "traefik"),
+    tags=("edge", "traefik", "docker", "kubernetes"),
 )

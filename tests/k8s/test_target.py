@@ -70,6 +70,49 @@ def test_every_object_validates_against_its_schema(name):
 
 
 @pytest.mark.parametrize("name", STACKS)
+def test_quotas_admit_everything_the_stack_declares(name):
+    """Every namespace's ResourceQuota holds its Services (a LoadBalancer uses a node port per
+    port), its pods at their ceiling and their requests and limits."""
+    from infra.model.quantities import parse_cpu, parse_memory
+
+    for quota in objects(name, "ResourceQuota"):
+        ns, hard = quota["metadata"]["namespace"], quota["spec"]["hard"]
+        services = [o["spec"] for o in objects(name, "Service")
+                    if o["metadata"]["namespace"] == ns]
+        node_ports = sum(len(s["ports"]) for s in services
+                         if s.get("type") in ("LoadBalancer", "NodePort"))
+        balancers = sum(1 for s in services if s.get("type") == "LoadBalancer")
+        assert node_ports <= int(hard["services.nodeports"]), ns
+        assert balancers <= int(hard["services.loadbalancers"]), ns
+        scalers = {o["metadata"]["name"]: o["spec"]["maxReplicas"]
+                   for o in objects(name, "HorizontalPodAutoscaler")
+                   if o["metadata"]["namespace"] == ns}
+        pods = cpu = memory = 0.0
+        for obj, spec in pod_specs(name):
+            if obj["metadata"]["namespace"] != ns:
+                continue
+            n = scalers.get(obj["metadata"]["name"], obj["spec"].get("replicas", 1))
+            pods += n
+            for c in spec["containers"]:
+                cpu += n * parse_cpu(c["resources"]["limits"]["cpu"])
+                memory += n * parse_memory(c["resources"]["limits"]["memory"])
+        assert pods < int(hard["pods"]), ns  # with room for a rollout's surge pod
+        assert cpu < parse_cpu(hard["limits.cpu"]), ns
+        assert memory < parse_memory(hard["limits.memory"]), ns
+
+
+def test_stateful_sets_are_governed_by_headless_services():
+    services = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]
+                for o in objects("k8s-dev", "Service")}
+    sets = objects("k8s-dev", "StatefulSet")
+    assert sets
+    for s in sets:
+        governing = services[(s["metadata"]["namespace"], s["spec"]["serviceName"])]
+        assert governing["clusterIP"] == "None"
+        assert governing["selector"] == s["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("name", STACKS)
 def test_namespaces_enforce_restricted_with_a_pinned_version(name):
     for ns in objects(name, "Namespace"):
         labels = ns["metadata"]["labels"]
@@ -215,6 +258,7 @@ def expected_edges(name: str) -> set[tuple[str, str, int]]:
     edges.add((at("prometheus"), at("traefik"), traefik.metrics_port(platform)))
     edges.add((at("prometheus"), at("alertmanager"), run["alertmanager"].port))
     edges.add((at("postgres"), at("minio"), run["minio"].port))  # WAL and base backups
+    edges.add((at("prometheus"), at("postgres"), 9187))  # CloudNativePG's exporter
     return edges
 
 
@@ -261,10 +305,15 @@ def test_middlewares_are_the_docker_targets_definitions():
             expected["basicAuth"] = {**expected["basicAuth"], "secret": "admin-auth"}
             del expected["basicAuth"]["usersFile"]
         assert mw["spec"] == expected, name
-    tls = {o["metadata"]["namespace"]: o["spec"] for o in objects("k8s-dev", "TLSOption")}
-    assert all(spec == traefik.tls_options(platform.edge) for spec in tls.values())
-    assert all(spec["sniStrict"] is True and spec["minVersion"] == "VersionTLS12"
-               for spec in tls.values())
+    # Traefik applies the one TLSOption named `default` to every router and to handshakes
+    # without SNI; a second `default` in another namespace would void both.
+    (tls,) = objects("k8s-dev", "TLSOption")
+    assert tls["metadata"]["name"] == "default"
+    assert tls["metadata"]["namespace"] == "erp-platform"
+    assert tls["spec"]["sniStrict"] is True and tls["spec"]["minVersion"] == "VersionTLS12"
+    assert tls["spec"]["cipherSuites"] == list(traefik.TLS12_CIPHER_SUITES)
+    for route in objects("k8s-dev", "IngressRoute"):
+        assert "options" not in route["spec"]["tls"]
 
 
 def test_every_router_is_an_ingress_route_with_tls_and_its_middlewares():
@@ -289,6 +338,44 @@ def test_certificates_self_signed_in_dev_acme_in_prod():
     for name, issuer in (("k8s-dev", dev), ("k8s-prod", prod)):
         for cert in objects(name, "Certificate"):
             assert cert["spec"]["issuerRef"]["name"] == issuer["metadata"]["name"]
+    # HTTP-01 through Traefik: matched by class annotation (Traefik lists no IngressClass),
+    # on port 80 only, behind a ClusterIP Service (the namespaces allow no node ports), and
+    # answered before the redirect to HTTPS (the redirect has the lowest priority).
+    (solver,) = prod["spec"]["acme"]["solvers"]
+    ingress = solver["http01"]["ingress"]
+    assert ingress["class"] == "traefik" and "ingressClassName" not in ingress
+    assert ingress["serviceType"] == "ClusterIP"
+    assert ingress["ingressTemplate"]["metadata"]["annotations"] == {
+        "traefik.ingress.kubernetes.io/router.entrypoints": "web"}
+    static = _traefik_static("k8s-prod")
+    assert static["entryPoints"]["web"]["http"]["redirections"]["entryPoint"] == {
+        "to": ":443", "scheme": "https", "permanent": True, "priority": 1}
+
+
+def _traefik_static(name: str) -> dict[str, Any]:
+    import yaml
+
+    (config,) = [o for o in objects(name, "ConfigMap") if o["metadata"]["name"] ==
+                 "traefik-config"]
+    return yaml.safe_load(config["data"]["etc.traefik.traefik.yml"])
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_traefik_reads_only_the_namespaces_it_routes_and_nothing_cluster_wide(name):
+    static = _traefik_static(name)
+    routed = sorted({o["metadata"]["namespace"] for o in objects(name, "IngressRoute")})
+    for provider in ("kubernetesCRD", "kubernetesIngress"):
+        assert static["providers"][provider]["namespaces"] == routed
+        assert static["providers"][provider]["disableClusterScopeResources"] is True
+    assert static["providers"]["kubernetesCRD"]["allowCrossNamespace"] is False
+    (role,) = [o for o in objects(name, "ClusterRole") if o["metadata"]["name"] == "erp-traefik"]
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert not resources & {"nodes", "ingressclasses", "namespaces", "pods"}
+    assert {v for rule in role["rules"] for v in rule["verbs"]} <= {
+        "get", "list", "watch", "update"}
+    bound = sorted(o["metadata"]["namespace"] for o in objects(name, "RoleBinding")
+                   if o["roleRef"]["name"] == "erp-traefik")
+    assert bound == routed  # the database's namespace is not among them
 
 
 def test_traefik_is_unprivileged_behind_a_load_balancer_with_internal_metrics():
@@ -296,6 +383,8 @@ def test_traefik_is_unprivileged_behind_a_load_balancer_with_internal_metrics():
                 if o["metadata"]["namespace"] == "erp-platform"}
     lb = services["traefik"]["spec"]
     assert lb["type"] == "LoadBalancer"
+    # the client's own address reaches the rate limits and the admin allowlist
+    assert lb["externalTrafficPolicy"] == "Local"
     assert {(p["port"], p["targetPort"]) for p in lb["ports"]} == {(80, 8000), (443, 8443)}
     assert services["traefik-metrics"]["spec"]["type"] == "ClusterIP"
 
@@ -317,8 +406,13 @@ def test_external_secrets_map_exactly_the_catalogs_secrets(name):
         auth = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]
         owner = auth["serviceAccountRef"]["name"]
         assert auth["role"] == f"rampart-{stack.name}-{owner}"
+        readable = {spec_.path(stack.name) for spec_ in secret_specs(platform)
+                    if owner in spec_.consumers}
         for item in spec["data"]:
-            assert item["remoteRef"]["key"] in paths, item
+            # what the store's role may read: its own secrets and those shared with it
+            key = item["remoteRef"]["key"]
+            assert key in paths and (key in readable or key.startswith(
+                f"{stack.name}/{owner}/")), (owner, key)
     # every declared secret of a deployed service reaches it
     mounted = {es["metadata"]["name"] for es in objects(name, "ExternalSecret")}
     for svc in platform.services:
@@ -379,6 +473,12 @@ def _copy_project(tmp_path: Path, catalog_edit: tuple[str, str] | None = None,
     (None, ("      node-exporter: the cluster's", "      kafka: the cluster's"),
      "field 'depends_on': 'kafka' is not run on the kubernetes target"),
     (None, ("    storageClass: standard\n", ""), "storageClass': is required"),
+    # X-Forwarded-For trusted from the cluster's ranges would let clients pick their address
+    (None, ("  rampart:tls: self-signed\n", "  rampart:tls: self-signed\n"
+                                          "  rampart:ipStrategyDepth: 1\n"),
+     r"Pulumi.k8s-dev.yaml:\d+:\d+: field 'rampart:ipStrategyDepth': .*must be 0"),
+    (None, ("    vaultServer:", "    vaultCaFile: missing.pem\n    vaultServer:"),
+     "field 'rampart:kubernetes.vaultCaFile': cannot read 'missing.pem'"),
 ])
 def test_bad_input_is_one_clear_refusal(tmp_path, catalog_edit, stack_edit, message):
     root = _copy_project(tmp_path, catalog_edit, stack_edit)
@@ -440,3 +540,76 @@ def test_render_refuses_a_root_image_and_writes_nothing(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "service 'postgres-exporter': field 'user'" in result.output
     assert not (out / "manifests").exists()
+
+
+# -- the policy pack on the real render -------------------------------------------------
+
+def _judged(name: str, mutate=None) -> list[tuple[str, str]]:
+    """(rule, resource) of every blocking, unwaived outcome of the pack over the stack's
+    recording, after `mutate(records by name)` changed copies of the inputs."""
+    import copy
+
+    from infra.offline import evaluate as ev
+    from policies.core import Plain, Resource
+
+    stack = stacks.load(name, ROOT)
+    inputs = {r.name: (r, copy.deepcopy(dict(r.inputs))) for r in record(stack)}
+    if mutate is not None:
+        mutate({n: i for n, (_, i) in inputs.items()})
+    resources = [Resource(r.type, r.name, r.urn, Plain(ev._policy_value(i)))
+                 for r, i in inputs.values()]
+    return sorted((o.rule.name, o.resource.name) for o in ev.evaluate(resources, stack.policy)
+                  if o.blocking)
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_the_pack_passes_both_stacks(name):
+    assert _judged(name) == []
+
+
+def _drop_annotation(name: str, key: str):
+    def mutate(objs):
+        del objs[name]["metadata"]["annotations"][key]
+    return mutate
+
+
+def _drop_service_relabel(name: str):
+    def mutate(objs):
+        endpoint = objs[name]["spec"]["endpoints"][0]
+        endpoint["relabelings"] = [r for r in endpoint["relabelings"]
+                                   if r["targetLabel"] != "service"]
+    return mutate
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    # the catalog's backup_exempt reason, carried as an annotation
+    (_drop_annotation("statefulset-erp-infra-redis", "rampart.io/backup-exempt"),
+     ("stateful-backup-declared", "statefulset-erp-infra-redis")),
+    # the catalog's writable_root reason
+    (_drop_annotation("deployment-erp-infra-temporal", "rampart.io/writable-root"),
+     ("read-only-root-filesystem", "deployment-erp-infra-temporal")),
+    # redis is scraped through its exporter's ServiceMonitor (relabelled service: redis)
+    (_drop_service_relabel("servicemonitor-erp-platform-redis-exporter"),
+     ("prometheus-scrapes-every-service", "statefulset-erp-infra-redis")),
+])
+def test_what_the_target_writes_for_the_pack_is_what_passes_it(mutate, expected):
+    assert _judged("k8s-dev", mutate) == [expected]
+
+
+def test_vault_ca_reaches_every_secret_store_and_a_key_is_refused(tmp_path):
+    import base64
+
+    from infra.secrets.tls import generate_set
+
+    root = _copy_project(tmp_path, None, (
+        "    vaultServer:", "    vaultCaFile: vault-ca.pem\n    vaultServer:"))
+    pem = generate_set("vault")["ca"]
+    (root / "vault-ca.pem").write_text(pem, encoding="utf-8")
+    stores = [r.inputs for r in record(stacks.load("k8s-dev", root))
+              if r.type.endswith(":SecretStore")]
+    assert stores and all(
+        base64.b64decode(s["spec"]["provider"]["vault"]["caBundle"]).decode() == pem
+        for s in stores)
+    (root / "vault-ca.pem").write_text(pem + generate_set("vault")["key"], encoding="utf-8")
+    with pytest.raises(ValidationError, match="PEM certificates only"):
+        record(stacks.load("k8s-dev", root))

@@ -87,6 +87,8 @@ POD_CONTAINER: dict[str, Any] = {
 }
 
 DEPLOYMENT_PROPS: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
     "metadata": {"name": "auth", "namespace": "erp", "labels": {"app.kubernetes.io/name": "auth"}},
     "spec": {
         "replicas": 2,
@@ -97,7 +99,12 @@ DEPLOYMENT_PROPS: dict[str, Any] = {
                 "annotations": {"prometheus.io/scrape": "true"},
             },
             "spec": {
-                "securityContext": {"runAsNonRoot": True},
+                "serviceAccountName": "auth",
+                "automountServiceAccountToken": False,
+                # Pod Security "restricted", as the Kubernetes target writes it.
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                                    "runAsGroup": 1000, "fsGroup": 1000,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [POD_CONTAINER],
             },
         },
@@ -300,3 +307,245 @@ def engine_args(props: dict) -> pp.ResourceValidationArgs:
     raises on unknown values."""
     wrapped = unknown_checking_proxy(deserialize_properties(props))
     return pp.ResourceValidationArgs(CONTAINER, wrapped, urn(CONTAINER, "c"), "c", _opts(), None)
+
+
+# --- Kubernetes: the objects the Kubernetes target writes around a workload --------------------
+# Shapes as pulumi-kubernetes records them (the manifest: apiVersion, kind, metadata, spec);
+# each is compliant with every rule, and a test mutates one field.
+
+K8S_TYPES: dict[str, str] = {
+    "Deployment": "kubernetes:apps/v1:Deployment",
+    "StatefulSet": "kubernetes:apps/v1:StatefulSet",
+    "DaemonSet": "kubernetes:apps/v1:DaemonSet",
+    "ReplicaSet": "kubernetes:apps/v1:ReplicaSet",
+    "Job": "kubernetes:batch/v1:Job",
+    "CronJob": "kubernetes:batch/v1:CronJob",
+    "Pod": "kubernetes:core/v1:Pod",
+}
+K8S_API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+           "ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1"}
+NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT_TYPE = "kubernetes:core/v1:ServiceAccount"
+NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PDB_TYPE = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA_TYPE = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+CONFIGMAP_TYPE = "kubernetes:core/v1:ConfigMap"
+SERVICE_TYPE = "kubernetes:core/v1:Service"
+TRAEFIK_API = "traefik.io/v1alpha1"
+MIDDLEWARE_TYPE = f"kubernetes:{TRAEFIK_API}:Middleware"
+INGRESS_ROUTE_TYPE = f"kubernetes:{TRAEFIK_API}:IngressRoute"
+TLS_OPTION_TYPE = f"kubernetes:{TRAEFIK_API}:TLSOption"
+
+PSS_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted"
+              for mode in ("enforce", "audit", "warn")}
+
+Resources = list[tuple[str, str, dict[str, Any]]]
+
+
+def namespace(name: str = "erp", **labels: str) -> tuple[str, str, dict[str, Any]]:
+    return NAMESPACE_TYPE, f"namespace-{name}", {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**PSS_LABELS, **labels}}}
+
+
+def service_account(name: str = "auth", ns: str = "erp",
+                    automount: Any = False) -> tuple[str, str, dict[str, Any]]:
+    props: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount",
+                             "metadata": {"name": name, "namespace": ns}}
+    if automount is not None:
+        props["automountServiceAccountToken"] = automount
+    return SERVICE_ACCOUNT_TYPE, f"serviceaccount-{ns}-{name}", props
+
+
+def network_policy(name: str, ns: str = "erp", **spec: Any) -> tuple[str, str, dict[str, Any]]:
+    return NETWORK_POLICY_TYPE, f"networkpolicy-{ns}-{name}", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def default_deny(ns: str = "erp") -> tuple[str, str, dict[str, Any]]:
+    return network_policy("default-deny", ns, podSelector={},
+                          policyTypes=["Ingress", "Egress"])
+
+
+def allow_dns(ns: str = "erp") -> tuple[str, str, dict[str, Any]]:
+    return network_policy("allow-dns", ns, podSelector={}, policyTypes=["Egress"], egress=[{
+        "to": [{"namespaceSelector": {"matchLabels": {
+                    "kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}])
+
+
+def pdb(name: str = "auth", ns: str = "erp", **spec: Any) -> tuple[str, str, dict[str, Any]]:
+    body = {"maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}}, **spec}
+    return PDB_TYPE, f"poddisruptionbudget-{ns}-{name}", {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": ns}, "spec": body}
+
+
+def hpa(target: str = "auth", kind: str = "Deployment", ns: str = "erp",
+        min_replicas: int | None = 2) -> tuple[str, str, dict[str, Any]]:
+    spec: dict[str, Any] = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind,
+                                               "name": target}, "maxReplicas": 5}
+    if min_replicas is not None:
+        spec["minReplicas"] = min_replicas
+    return HPA_TYPE, f"horizontalpodautoscaler-{ns}-{target}", {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": target, "namespace": ns}, "spec": spec}
+
+
+def pod_spec() -> dict[str, Any]:
+    """The compliant baseline's pod spec (a deep copy)."""
+    return copy.deepcopy(DEPLOYMENT_PROPS["spec"]["template"]["spec"])
+
+
+def workload(kind: str = "Deployment", spec: Mapping[str, Any] | None = None,
+             name: str = "auth", ns: str = "erp",
+             replicas: int | None = None) -> tuple[str, str, dict[str, Any]]:
+    """A compliant object of `kind` carrying `spec` (default: the baseline's pod spec) where
+    that kind keeps its pods: Pod spec, template, or CronJob's job template."""
+    spec = copy.deepcopy(dict(spec)) if spec is not None else pod_spec()
+    labels = {"app.kubernetes.io/name": name}
+    meta = {"name": name, "namespace": ns, "labels": dict(labels)}
+    if kind == "Job":
+        spec.setdefault("restartPolicy", "Never")
+    if kind == "CronJob":
+        spec.setdefault("restartPolicy", "OnFailure")
+    template = {"metadata": {"labels": dict(labels),
+                             "annotations": {"prometheus.io/scrape": "true"}}, "spec": spec}
+    body: dict[str, Any]
+    if kind == "Pod":
+        return K8S_TYPES[kind], f"pod-{ns}-{name}", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    if kind == "CronJob":
+        body = {"schedule": "0 */6 * * *", "jobTemplate": {"spec": {"template": template}}}
+    elif kind == "Job":
+        body = {"template": template}
+    else:
+        body = {"selector": {"matchLabels": dict(labels)}, "template": template}
+        if kind == "StatefulSet":
+            body["serviceName"] = name
+        if kind != "DaemonSet" and replicas is not None:
+            body["replicas"] = replicas
+    return K8S_TYPES[kind], f"{kind.lower()}-{ns}-{name}", {
+        "apiVersion": K8S_API[kind], "kind": kind, "metadata": meta, "spec": body}
+
+
+def k8s_stack(*others: tuple[str, str, Mapping[str, Any]],
+              replicas: int = 2) -> Resources:
+    """One namespace as the Kubernetes target writes it: Pod Security labels, default deny
+    and DNS egress, the workload's ServiceAccount, a replicated Deployment and its budget."""
+    return [namespace(), default_deny(), allow_dns(), service_account(),
+            workload("Deployment", replicas=replicas), pdb(), *others]  # type: ignore[list-item]
+
+
+# --- Traefik on Kubernetes: the Traefik workload, its static config in a ConfigMap, the CRD
+# provider's Middleware / IngressRoute / TLSOption objects (traefik.io/v1alpha1) ------------
+
+EDGE_NS = "erp-edge"
+K8S_TRAEFIK_STATIC: dict[str, Any] = {
+    "entryPoints": {
+        "web": {"address": ":8000", "http": {"redirections": {"entryPoint": {
+            "to": "websecure", "scheme": "https", "permanent": True}}}},
+        "websecure": {"address": ":8443", "http": {"tls": {}}},
+        "metrics": {"address": ":9100"},
+    },
+    "api": {"dashboard": True, "insecure": False},
+    "ping": {"entryPoint": "metrics"},
+    "metrics": {"prometheus": {"entryPoint": "metrics"}},
+    "providers": {"kubernetesCRD": {"ingressClass": "traefik"}},
+}
+K8S_MIDDLEWARES: dict[str, dict[str, Any]] = {
+    "security-headers": {"headers": {"stsSeconds": 31536000, "frameDeny": True,
+                                     "contentTypeNosniff": True}},
+    "cors": {"headers": {"accessControlAllowOriginList": ["https://app.erp.test"]}},
+    "rate-limit": {"rateLimit": {"average": 100, "period": "1s", "burst": 50}},
+    "admin-allowlist": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"]}},
+    "admin-auth": {"basicAuth": {"secret": "traefik-admin-htpasswd"}},
+}
+PUBLIC = ["security-headers", "cors", "rate-limit"]
+ADMIN = ["admin-allowlist", "admin-auth", "security-headers", "rate-limit"]
+
+
+def middleware(name: str, spec: Mapping[str, Any],
+               ns: str = EDGE_NS) -> tuple[str, str, dict[str, Any]]:
+    return MIDDLEWARE_TYPE, f"middleware-{ns}-{name}", {
+        "apiVersion": TRAEFIK_API, "kind": "Middleware",
+        "metadata": {"name": name, "namespace": ns,
+                     "labels": {"app.kubernetes.io/name": "traefik"}},
+        "spec": copy.deepcopy(dict(spec))}
+
+
+def ingress_route(name: str, service: str, middlewares: Sequence[str], ns: str = EDGE_NS,
+                  **spec: Any) -> tuple[str, str, dict[str, Any]]:
+    body: dict[str, Any] = {
+        "entryPoints": ["websecure"],
+        "routes": [{"match": f"Host(`{name}.erp.test`)", "kind": "Rule",
+                    "services": [{"name": service, "port": 4000, "namespace": "erp"}]
+                    if "@" not in service else [{"name": service, "kind": "TraefikService"}],
+                    "middlewares": [{"name": m} for m in middlewares]}],
+        "tls": {"secretName": "erp-tls", "options": {"name": "default"}},
+        **spec}
+    return INGRESS_ROUTE_TYPE, f"ingressroute-{ns}-{name}", {
+        "apiVersion": TRAEFIK_API, "kind": "IngressRoute",
+        "metadata": {"name": name, "namespace": ns,
+                     "labels": {"app.kubernetes.io/name": name}},
+        "spec": body}
+
+
+def tls_option(name: str = "default", ns: str = EDGE_NS,
+               **spec: Any) -> tuple[str, str, dict[str, Any]]:
+    body = {"minVersion": "VersionTLS12", "sniStrict": True, **spec}
+    return TLS_OPTION_TYPE, f"tlsoption-{ns}-{name}", {
+        "apiVersion": TRAEFIK_API, "kind": "TLSOption",
+        "metadata": {"name": name, "namespace": ns}, "spec": body}
+
+
+def traefik_workload(static: Mapping[str, Any] | None = None,
+                     args: Sequence[str] = ()) -> Resources:
+    """The Traefik Deployment, the ConfigMap with its static configuration (unless None:
+    then `args` carry it), and the LoadBalancer Service publishing web and websecure."""
+    import yaml
+
+    spec = pod_spec()
+    spec["serviceAccountName"] = "traefik"
+    c = spec["containers"][0]
+    c.update(name="traefik", image="docker.io/library/traefik:v3.1.4@sha256:" + "b" * 64,
+             ports=[{"name": "web", "containerPort": 8000},
+                    {"name": "websecure", "containerPort": 8443},
+                    {"name": "metrics", "containerPort": 9100}],
+             env=[], args=list(args))
+    out: Resources = []
+    if static is not None:
+        spec["volumes"] = [{"name": "static", "configMap": {"name": "traefik-static"}}]
+        c["volumeMounts"] = [{"name": "static", "mountPath": "/etc/traefik", "readOnly": True}]
+        out.append((CONFIGMAP_TYPE, f"configmap-{EDGE_NS}-traefik-static", {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "traefik-static", "namespace": EDGE_NS},
+            "data": {"traefik.yml": yaml.safe_dump(dict(static))}}))
+    out.insert(0, workload("Deployment", spec, name="traefik", ns=EDGE_NS, replicas=2))
+    out.append((SERVICE_TYPE, f"service-{EDGE_NS}-traefik", {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "traefik", "namespace": EDGE_NS},
+        "spec": {"type": "LoadBalancer",
+                 "selector": {"app.kubernetes.io/name": "traefik"},
+                 "ports": [{"name": "web", "port": 80, "targetPort": "web"},
+                           {"name": "websecure", "port": 443, "targetPort": 8443}]}}))
+    return out
+
+
+def k8s_edge(*others: tuple[str, str, Mapping[str, Any]],
+             middlewares: Mapping[str, Mapping[str, Any]] | None = None,
+             static: Mapping[str, Any] | None = K8S_TRAEFIK_STATIC) -> Resources:
+    """Traefik on Kubernetes with the shared middlewares, the default TLSOption, a public
+    and the dashboard IngressRoute."""
+    mws = K8S_MIDDLEWARES if middlewares is None else middlewares
+    return [
+        *traefik_workload(static),
+        *(middleware(name, spec) for name, spec in mws.items()),
+        tls_option(),
+        ingress_route("api-gateway", "api-gateway", PUBLIC),
+        ingress_route("traefik", "api@internal", ADMIN),
+        *others,  # type: ignore[list-item]
+    ]

@@ -216,3 +216,72 @@ def test_spellings_in_different_forms_join_into_one_list():
                                            Volumes=["/etc:/e"]))
     assert props["envs"] == ["A=1", "B=2"]
     assert [v.get("hostPath") for v in props["volumes"]] == [None, "/etc"]
+
+
+# --- Kubernetes: the API server reads field names exactly ---------------------------------------
+
+
+def _k8s_pod(container_changes=None, **pod_changes):
+    props = deployment(**(container_changes or {}))
+    spec = props["spec"]["template"]["spec"]
+    for key, value in pod_changes.items():
+        if value is None:
+            spec.pop(key, None)
+        else:
+            spec[key] = value
+    return normalise(K8S_DEPLOYMENT, props)["spec"]["template"]["spec"]
+
+
+def test_kubernetes_safe_claims_count_only_under_their_exact_key():
+    sc = {"AllowPrivilegeEscalation": False, "readonlyrootfilesystem": True,
+          "run_as_non_root": True, "RunAsUser": 1000,
+          "Capabilities": {"drop": ["ALL"]}, "SeccompProfile": {"type": "RuntimeDefault"}}
+    out = _k8s_pod({"securityContext": sc}, securityContext=None)
+    assert out["containers"][0]["securityContext"] == {}
+
+
+def test_kubernetes_unsafe_values_count_under_any_key():
+    sc = {"allowPrivilegeEscalation": False, "AllowPrivilegeEscalation": "true",
+          "Privileged": "yes", "RunAsUser": "00", "runAsUser": 1000,
+          "capabilities": {"drop": ["ALL"], "ADD": ["sys_admin"]},
+          "seccompProfile": {"type": "RuntimeDefault"}, "SeccompProfile": {"Type": "unconfined"}}
+    got = _k8s_pod({"securityContext": sc})["containers"][0]["securityContext"]
+    assert got["allowPrivilegeEscalation"] is True and got["privileged"] is True
+    assert got["runAsUser"] == 0
+    assert got["capabilities"] == {"add": ["sys_admin"], "drop": ["ALL"]}
+    assert got["seccompProfile"] == {"type": "unconfined"}
+
+
+def test_kubernetes_a_misspelled_security_context_claims_nothing_but_its_dangers_count():
+    out = _k8s_pod({"securityContext": None, "SecurityContext": {
+        "allowPrivilegeEscalation": False, "privileged": True}})
+    assert out["containers"][0]["securityContext"]["privileged"] is True
+    assert "allowPrivilegeEscalation" not in out["containers"][0]["securityContext"]
+
+
+def test_kubernetes_capability_names_and_seccomp_types_keep_their_spelling():
+    sc = {"capabilities": {"drop": ["all"], "add": ["CAP_NET_BIND_SERVICE", " NET_RAW"]},
+          "seccompProfile": {"type": "runtimedefault"}}
+    got = _k8s_pod({"securityContext": sc})["containers"][0]["securityContext"]
+    assert got["capabilities"] == {"drop": ["all"], "add": ["CAP_NET_BIND_SERVICE", " NET_RAW"]}
+    assert got["seccompProfile"] == {"type": "runtimedefault"}
+
+
+def test_kubernetes_a_container_overrides_the_pods_settings_only_under_exact_keys():
+    pod_sc = {"runAsUser": 0, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    out = _k8s_pod({"securityContext": {"RunAsUser": 1000, "runAsUser": None}},
+                   securityContext=pod_sc)
+    assert out["containers"][0]["securityContext"]["runAsUser"] == 0  # the pod's, inherited
+
+
+def test_kubernetes_pod_claims_and_presence_claims_need_their_exact_key():
+    out = _k8s_pod({"Resources": {"limits": {"cpu": "1"}}, "resources": None,
+                    "ReadinessProbe": {"exec": {"command": ["true"]}}, "readinessProbe": None,
+                    "VolumeMounts": [{"name": "x", "mountPath": "/x"}]},
+                   automountServiceAccountToken=None, AutomountServiceAccountToken=False,
+                   serviceAccountName=None, ServiceAccountName="locked")
+    c = out["containers"][0]
+    assert "resources" not in c and "readinessProbe" not in c and "volumeMounts" not in c
+    assert "automountServiceAccountToken" not in out and "serviceAccountName" not in out
+    assert _k8s_pod(automountServiceAccountToken="True")["automountServiceAccountToken"] is True
+    assert _k8s_pod(AutomountServiceAccountToken=1)["automountServiceAccountToken"] is True

@@ -17,13 +17,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pack_spellings import FALSE, TRUE, cased, spelled, zero
 from policy_harness import CONTAINER_PROPS, DEPLOYMENT_PROPS, urn
 
 from infra.offline.evaluate import evaluate
@@ -70,45 +70,6 @@ def test_the_baselines_are_compliant():
 
 # ---------------------------------------------------------------------------------------------
 # Spellings
-
-
-def _words(key: str) -> list[str]:
-    return re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", key)
-
-
-@st.composite
-def spelled(draw: st.DrawFn, key: str) -> str:
-    """`networkMode` as `networkMode`, `NetworkMode`, `NETWORK_MODE`, `network-mode`, ..."""
-    words = _words(key)
-    sep = draw(st.sampled_from(["", "_", "-"]))
-    style = draw(st.sampled_from(["camel", "pascal", "lower", "upper", "random"]))
-    if style == "camel":
-        parts = [words[0].lower(), *(w.capitalize() for w in words[1:])]
-    elif style == "pascal":
-        parts = [w.capitalize() for w in words]
-    elif style == "lower":
-        parts = [w.lower() for w in words]
-    elif style == "upper":
-        parts = [w.upper() for w in words]
-    else:
-        text = sep.join(words)
-        mask = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
-        return "".join(c.upper() if up else c.lower() for c, up in zip(text, mask, strict=True))
-    return sep.join(parts)
-
-
-def cased(word: str) -> st.SearchStrategy[str]:
-    """`host` as `HOST`, `Host`, ` host `, `hOsT`, ..."""
-    return st.tuples(st.lists(st.booleans(), min_size=len(word), max_size=len(word)),
-                     st.sampled_from(["", " ", "  "]), st.sampled_from(["", " "])).map(
-        lambda t: t[1] + "".join(c.upper() if up else c for c, up in
-                                 zip(word, t[0], strict=True)) + t[2])
-
-
-TRUE = st.one_of(st.just(True), st.sampled_from([1, "1", "on", "y", "t"]),
-                 cased("true"), cased("yes"))
-FALSE = st.one_of(st.just(False), st.sampled_from([0, "0", "off", "n", "f"]),
-                  cased("false"), cased("no"))
 
 
 @st.composite
@@ -281,16 +242,6 @@ def test_kubernetes_host_path_volumes_in_any_spelling_are_caught(data):
 
 # ---------------------------------------------------------------------------------------------
 # Root
-
-
-@st.composite
-def zero(draw: st.DrawFn) -> str:
-    """uid 0 in any numeric spelling Docker's Atoi accepts, or by name."""
-    if draw(st.booleans()):
-        return draw(cased("root").filter(lambda s: s.strip().lower() == "root"))
-    sign = draw(st.sampled_from(["", "+", "-"]))
-    return (draw(st.sampled_from(["", " "])) + sign + "0" * draw(st.integers(1, 6))
-            + draw(st.sampled_from(["", " "])))
 
 
 @st.composite

@@ -516,3 +516,26 @@ def test_the_demo_refuses_an_out_dir_holding_files_it_did_not_write(tmp_path: Pa
     assert run_demo(tmp_path, with_hosts=False) == 2
     assert theirs.read_text() == "keep me" and (tmp_path / "render").is_dir()
     assert not (tmp_path / "logs").exists(), "nothing written"
+
+
+def test_the_kubernetes_steps_run_the_real_commands_and_show_the_counts(tmp_path: Path) -> None:
+    """The demo's k8s-dev steps, as the demo runs them (no lab or Vault needed): the render
+    writes the manifests and the summary table counts them by kind; the policy check of the
+    same stack passes."""
+    root = Path(__file__).resolve().parents[2]
+    console = _console()
+    steps = {s.name: s for s in demo.demo_steps(console, tmp_path / "out", root,
+                                                _lab(tmp_path))}
+    wanted = [steps["render k8s-dev manifests"], steps["policy check k8s-dev"]]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    run = Runner(console, logs, cwd=root)
+    execute(run, wanted, with_hosts=False)
+    assert [(s.name, s.status) for s in run.steps] == [
+        ("render k8s-dev manifests", Status.OK), ("policy check k8s-dev", Status.OK)]
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "k8s-dev:" in shown and "objects in 5 namespaces" in shown
+    table = demo.kubernetes_table(tmp_path / "out" / "render-k8s" / "manifests")
+    kinds = dict(zip(table.columns[0].cells, table.columns[1].cells, strict=True))
+    assert int(kinds["Deployment"]) >= 20 and kinds["Cluster"] == "1"
+    assert (tmp_path / "out" / "policy-k8s.md").is_file()

@@ -454,6 +454,8 @@ MUTATIONS: dict[str, tuple[str, Any]] = {
     "capabilities-dropped": ("erp-auth-container",
                              lambda p: p.update(capabilities={"drops": [], "adds": []})),
     "no-new-privileges": ("erp-auth-container", lambda p: p.update(securityOpts=[])),
+    "seccomp-profile-required": ("erp-auth-container",
+                                 lambda p: p["securityOpts"].append("seccomp=unconfined")),
     "read-only-root-filesystem": ("erp-auth-container",
                                   lambda p: (p.update(readOnly=False), p.pop("tmpfs"))),
     "read-only-root-with-writable-paths": ("erp-auth-container",
@@ -700,6 +702,10 @@ NOT_ON_THE_DEV_STACK = {
                           "tests/pack/isolation/test_container_non_root.py",
     "namespace-default-deny": "Kubernetes only; tests/pack/stack/test_default_deny.py",
     "replicated-workloads-have-pdb": "Kubernetes only; tests/pack/stack/test_pdb.py",
+    "namespace-pod-security-restricted": "Kubernetes only; "
+                                         "tests/pack/stack/test_pod_security_namespace.py",
+    "service-account-token-not-mounted": "Kubernetes only; "
+                                         "tests/pack/stack/test_service_account_token.py",
     "policy-waivers-in-force": "informational (lists waivers under `pulumi preview`); offline "
                                "reports list waivers instead, see "
                                "test_every_report_format_lists_the_waivers",

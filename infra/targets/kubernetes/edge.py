@@ -24,7 +24,11 @@ from infra.targets.kubernetes.objects import CERT_MANAGER, TRAEFIK, labels, meta
 WEB_PORT = 8000
 WEBSECURE_PORT = 8443
 TLS_SECRET = "edge-tls"  # noqa: S105 - a Secret's name
-TLS_OPTION = "rampart"
+# Traefik applies the TLSOption named `default` (one in the whole cluster) to every router
+# without options of its own and to handshakes without SNI: the edge's options go there.
+TLS_OPTION = "default"
+REDIRECT_PRIORITY = 1  # below every router, so the HTTP-01 solver's answers on port 80
+SOLVER_ENTRYPOINT_ANNOTATION = "traefik.ingress.kubernetes.io/router.entrypoints"
 ADMIN_AUTH_SECRET = "admin-auth"  # noqa: S105 - a Secret's name
 STATIC_FILE = traefik.STATIC_PATH
 INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
@@ -54,16 +58,22 @@ def container_ports(platform: Platform) -> list[tuple[str, int]]:
 
 
 def static_config(platform: Platform, ingress_class: str, namespaces: Sequence[str]) -> str:
+    """Traefik watches only the namespaces with routes, through namespaced informers: with
+    `disableClusterScopeResources` it lists no Nodes or IngressClasses, so RoleBindings in those
+    namespaces are all the access it has (and needs)."""
     watched = sorted(set(namespaces))
+    scoped = {"ingressClass": ingress_class, "namespaces": watched,
+              "disableClusterScopeResources": True}
     providers = {
-        "kubernetesCRD": {"ingressClass": ingress_class, "allowCrossNamespace": False,
-                          "allowExternalNameServices": False, "namespaces": watched},
-        # cert-manager's HTTP-01 solver publishes its challenge as a plain Ingress.
-        "kubernetesIngress": {"ingressClass": ingress_class, "namespaces": watched},
+        "kubernetesCRD": {**scoped, "allowCrossNamespace": False,
+                          "allowExternalNameServices": False},
+        # cert-manager's HTTP-01 solver publishes its challenge as a plain Ingress (matched
+        # by the kubernetes.io/ingress.class annotation the solver's `class` sets).
+        "kubernetesIngress": scoped,
     }
     return traefik.to_yaml(traefik.static_config(
         platform, ports=(WEB_PORT, WEBSECURE_PORT), providers=providers, acme=False,
-        redirect_to=f":{traefik.WEBSECURE_PORT}"))
+        redirect_to=f":{traefik.WEBSECURE_PORT}", redirect_priority=REDIRECT_PRIORITY))
 
 
 def cluster_issuer(platform: Platform, ingress_class: str) -> Obj:
@@ -73,17 +83,29 @@ def cluster_issuer(platform: Platform, ingress_class: str) -> Obj:
         spec: dict[str, Any] = {"acme": {
             "email": edge.acme_email, "server": edge.acme_ca_server,
             "privateKeySecretRef": {"name": f"{issuer_name(platform)}-account"},
-            # HTTP-01 through Traefik (cert-manager has no TLS-ALPN-01 solver).
-            "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}]}}
+            # HTTP-01 through Traefik (cert-manager has no TLS-ALPN-01 solver): the solver's
+            # Ingress by class annotation (Traefik lists no IngressClasses), on the `web`
+            # entrypoint only, behind a ClusterIP Service (the namespace allows no node ports).
+            "solvers": [{"http01": {"ingress": {
+                "class": ingress_class, "serviceType": "ClusterIP",
+                "ingressTemplate": {"metadata": {"annotations": {
+                    SOLVER_ENTRYPOINT_ANNOTATION: traefik.WEB}}}}}}]}}
     else:
         spec = {"selfSigned": {}}
     return CERT_MANAGER, "ClusterIssuer", {"metadata": meta, "spec": spec}
 
 
+def routed_namespaces(platform: Platform, namespace_of: Callable[[Service], str]) -> list[str]:
+    """The namespaces Traefik watches: its own and those of the services it routes to."""
+    proxy = traefik.edge_service(platform)
+    return sorted({namespace_of(proxy), *(namespace_of(r.service)
+                                          for r in traefik.routers(platform))})
+
+
 def edge_objects(platform: Platform, namespace_of: Callable[[Service], str],
                  ingress_class: str) -> list[Obj]:
-    """ClusterIssuer, and per namespace with routes: Certificate, TLSOption, Middlewares,
-    IngressRoutes; the default TLSStore in the proxy's namespace."""
+    """ClusterIssuer; per namespace with routes: Certificate, Middlewares, IngressRoutes; in
+    the proxy's namespace the cluster's default TLSOption and TLSStore."""
     proxy_ns = namespace_of(traefik.edge_service(platform))
     routers = traefik.routers(platform)
     for r in routers:
@@ -108,15 +130,15 @@ def edge_objects(platform: Platform, namespace_of: Callable[[Service], str],
                               "group": "cert-manager.io"},
                 "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
                 "duration": "2160h", "renewBefore": "360h"}}))
-        objs.append((TRAEFIK, "TLSOption", {
-            "metadata": metadata(TLS_OPTION, ns, meta_labels),
-            "spec": traefik.tls_options(platform.edge)}))
         for name in sorted({m for r in rs for m in r.middlewares}):
             objs.append((TRAEFIK, "Middleware", {
                 "metadata": metadata(name, ns, meta_labels), "spec": spec_of[name]}))
         for r in rs:
             objs.append((TRAEFIK, "IngressRoute", _ingress_route(platform, r, ns,
                                                                  ingress_class)))
+    objs.append((TRAEFIK, "TLSOption", {
+        "metadata": metadata(TLS_OPTION, proxy_ns, meta_labels),
+        "spec": traefik.tls_options(platform.edge)}))
     objs.append((TRAEFIK, "TLSStore", {
         "metadata": metadata("default", proxy_ns, meta_labels),
         "spec": {"defaultCertificate": {"secretName": TLS_SECRET}}}))
@@ -137,8 +159,8 @@ def _ingress_route(platform: Platform, r: traefik.Router, ns: str,
     return {"metadata": metadata(r.name, ns, labels(platform, r.service),
                                  {INGRESS_CLASS_ANNOTATION: ingress_class}),
             "spec": {"entryPoints": [traefik.WEBSECURE], "routes": [route],
-                     "tls": {"secretName": TLS_SECRET,
-                             "options": {"name": TLS_OPTION, "namespace": ns}}}}
+                     # no `options`: the cluster's `default` TLSOption (the edge's) applies
+                     "tls": {"secretName": TLS_SECRET}}}
 
 
 def htpasswd_secret_name(platform: Platform) -> str:
@@ -151,13 +173,14 @@ def htpasswd_secret_name(platform: Platform) -> str:
 
 
 def rbac_rules() -> list[dict[str, Any]]:
-    """What Traefik reads through the API (its CRD and Ingress providers): read-only."""
+    """What Traefik reads through the API in the namespaces it watches: read-only, nothing
+    cluster-scoped (the providers run with disableClusterScopeResources)."""
     return [
-        {"apiGroups": [""], "resources": ["services", "secrets", "nodes"],
+        {"apiGroups": [""], "resources": ["services", "secrets"],
          "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
          "verbs": ["list", "watch"]},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"],
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"],
          "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"],
          "verbs": ["update"]},

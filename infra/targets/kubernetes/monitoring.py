@@ -77,6 +77,23 @@ def service_monitors(platform: Platform, monitoring: Monitoring,
     return out
 
 
+def pod_monitor(platform: Platform, svc: Service, namespace: str, monitoring: Monitoring,
+                pod_labels: Mapping[str, str], port: str, job: str) -> Obj:
+    """Pods an operator runs without a Service of ours (CloudNativePG's instances): scraped on
+    their exporter's port with the same job/service/tier labels, `backup` naming the
+    database the backup alerts are about."""
+    relabel = [{"action": "replace", "targetLabel": label, "replacement": value}
+               for label, value in (("job", job), ("service", svc.name),
+                                    ("tier", svc.group.value), ("backup", svc.name))]
+    return (MONITORING, "PodMonitor", {
+        "metadata": metadata(job, namespace, labels(platform, svc)), "spec": {
+            "selector": {"matchLabels": dict(pod_labels)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "podMetricsEndpoints": [{"port": port, "path": "/metrics",
+                                     "interval": f"{monitoring.scrape_interval_s}s",
+                                     "relabelings": relabel}]}})
+
+
 def prometheus_rule(platform: Platform, monitoring: Monitoring, namespace: str) -> Obj:
     groups = [g for g in monitoring.rule_groups]
     return (MONITORING, "PrometheusRule", {

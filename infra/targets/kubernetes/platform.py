@@ -46,11 +46,15 @@ ALERTMANAGER = "alertmanager"
 SIDECAR_CPU, SIDECAR_MEMORY = 0.1, 128 * 1024**2
 SOLVER_CPU, SOLVER_MEMORY = 0.1, 64 * 1024**2
 RECEIVER_PORTS = (25, 443, 465, 587)  # Alertmanager's webhooks and mail
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# Never the cluster's own networks (RFC 1918, the CGNAT range some CNIs use for pods) or the
+# link-local range of cloud metadata endpoints.
+PRIVATE_RANGES = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12",
+                  "192.168.0.0/16")
 ANYWHERE = "0.0.0.0/0"
 CNPG_OPERATOR_LABELS = (("app.kubernetes.io/name", "cloudnative-pg"),)
 SOLVER_LABELS = (("acme.cert-manager.io/http01-solver", "true"),)
 SOLVER_PORT = 8089
+EDGE_PORTS = (("web", 80, "web"), ("websecure", 443, "websecure"))  # Service port -> pod port
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class KubernetesInputs:
     backup: pg.BackupPlan | None = None
     backup_job: str | None = None  # the catalog's backup job the operator replaces
     database: str | None = None  # the PostgreSQL service it backs up
+    stack_source: str = "<stack>"  # the stack file, for errors about its settings
+    vault_ca: str | None = None  # PEM of the CA that signs Vault's certificate
 
 
 @dataclass
@@ -93,8 +99,8 @@ def plan(platform: Platform, inputs: KubernetesInputs) -> Plan:
     names = {s.name for s in platform.services}
     for name in omitted:
         if name not in names:
-            raise ValidationError(platform.source,
-                                  f"the stack omits '{name}', which the catalog does not have",
+            raise ValidationError(inputs.stack_source,
+                                  f"omits '{name}', which the catalog does not have",
                                   field=f"rampart:kubernetes.omit.{name}")
     replaced = {inputs.backup_job} if inputs.backup_job else set()
     deployed = {s.name: s for s in platform.services
@@ -103,6 +109,13 @@ def plan(platform: Platform, inputs: KubernetesInputs) -> Plan:
         deployed[traefik.SERVICE] = edge_.proxy_service(platform)
     namespaces = service_namespaces(settings, platform)
     # Refusals first.
+    if platform.edge.ip_strategy_depth > 0 and traefik.SERVICE in deployed:
+        raise ValidationError(
+            inputs.stack_source,
+            "ipStrategyDepth must be 0 on the kubernetes target: Traefik's Service keeps the "
+            "client's address (externalTrafficPolicy Local), and trusting X-Forwarded-For "
+            "from the cluster's ranges would let any client choose its own address (the admin "
+            "allowlist and the rate limits)", field="rampart:ipStrategyDepth")
     owners: dict[str, str] = {}
     for svc in sorted(deployed.values(), key=lambda s: s.name):
         if svc.name != inputs.database:
@@ -178,6 +191,8 @@ def plan(platform: Platform, inputs: KubernetesInputs) -> Plan:
             edges.append(net.Edge(db, peers[store.name], store.port, "backups"))
         externals.append(net.External(db, settings.api_server_cidrs, (),
                                       net.API_SERVER_PORTS, "instance manager"))
+        if prom is not None:
+            edges.append(net.Edge(peers[prom.name], db, pg.METRICS_PORT, "scrape"))
     return Plan(deployed=deployed, namespace=namespaces, peers=peers, edges=edges,
                 externals=externals)
 
@@ -226,15 +241,18 @@ def quotas(platform: Platform, p: Plan, inputs: KubernetesInputs) -> list[tuple[
             lim_cpu += SOLVER_CPU
             req_mem += SOLVER_MEMORY
             lim_mem += SOLVER_MEMORY
-        balancers = 1 if traefik.SERVICE in p.deployed and \
-            p.namespace[traefik.SERVICE] == ns else 0
+        edge_here = traefik.SERVICE in p.deployed and p.namespace[traefik.SERVICE] == ns
+        balancers = 1 if edge_here else 0
+        # A LoadBalancer Service allocates a node port per port (80, 443).
+        node_ports = len(EDGE_PORTS) if edge_here else 0
         out.append(("v1", "ResourceQuota", {
             "metadata": metadata("budget", ns, labels(platform)), "spec": {"hard": {
                 "requests.cpu": wl.cpu(req_cpu), "requests.memory": wl.memory(req_mem),
                 "limits.cpu": wl.cpu(lim_cpu), "limits.memory": wl.memory(lim_mem),
                 "pods": str(pods), "persistentvolumeclaims": str(claims),
                 "requests.storage": f"{claims * storage_gi}Gi",
-                "services.loadbalancers": str(balancers), "services.nodeports": "0"}}}))
+                "services.loadbalancers": str(balancers),
+                "services.nodeports": str(node_ports)}}}))
         max_cpu = max([d.CPU_LIMIT, *(s.resources.cpu_limit for s in members)])
         max_mem = max([d.MEMORY_LIMIT, *(s.resources.memory_limit for s in members)])
         out.append(("v1", "LimitRange", {
@@ -389,9 +407,11 @@ def _service_objects(platform: Platform, secrets: SecretsProvider, inputs: Kuber
         mounted.append(wl.Mounted(eso.secret_name(svc), "secret",
                                   {path: wl.key_of(path) for path in files}))
     config = dict(inputs.config_files.get(svc.name, {}))
+    watched = edge_.routed_namespaces(platform, lambda s: p.namespace[s.name]) if is_proxy \
+        else sorted(set(p.namespace[s] for s in p.deployed))
     if is_proxy:
-        config = {edge_.STATIC_FILE: edge_.static_config(
-            platform, settings.ingress_class, sorted(set(p.namespace[s] for s in p.deployed)))}
+        config = {edge_.STATIC_FILE: edge_.static_config(platform, settings.ingress_class,
+                                                         watched)}
     if svc.name == ALERTMANAGER:
         out.append(mon.alertmanager_config_secret(platform, svc, ns,
                                                   inputs.monitoring.alertmanager_config))
@@ -400,7 +420,7 @@ def _service_objects(platform: Platform, secrets: SecretsProvider, inputs: Kuber
     out += config_objs
     mounted += config_mounted
     if needs_api:
-        out += _rbac(platform, svc, ns, sorted(set(p.namespace[s] for s in p.deployed)),
+        out += _rbac(platform, svc, ns, watched,
                      edge_.rbac_rules() if is_proxy else _discovery_rules())
     if svc.name == PROMETHEUS:
         out.append(mon.prometheus(platform, svc, ns, inputs.monitoring, settings.storage_class,
@@ -431,17 +451,27 @@ def _service_objects(platform: Platform, secrets: SecretsProvider, inputs: Kuber
             out.append(("autoscaling/v2", "HorizontalPodAutoscaler",
                         wl.autoscaler(platform, svc, ns, kind)))
     if is_proxy:
-        out.append(("v1", "Service", wl.service(
+        edge_service = wl.service(
             platform, svc, ns, [("web", 80, edge_.WEB_PORT),
                                 ("websecure", traefik.WEBSECURE_PORT, edge_.WEBSECURE_PORT)],
-            service_type="LoadBalancer")))
+            service_type="LoadBalancer")
+        # Local: the load balancer sends traffic only to nodes running Traefik and kube-proxy
+        # keeps the client's address, which the rate limits and the admin allowlist judge.
+        edge_service["spec"]["externalTrafficPolicy"] = "Local"
+        out.append(("v1", "Service", edge_service))
         metrics = traefik.metrics_port(platform)
         body = wl.service(platform, svc, ns, [("metrics", metrics, metrics)])
         body["metadata"]["name"] = f"{svc.name}-metrics"
         out.append(("v1", "Service", body))
     elif svc.one_shot is None and wl.ports(svc):
-        out.append(("v1", "Service", wl.service(
-            platform, svc, ns, [(n, port, port) for n, port in wl.ports(svc)])))
+        service_ports = [(n, port, port) for n, port in wl.ports(svc)]
+        out.append(("v1", "Service", wl.service(platform, svc, ns, service_ports)))
+        if any(kind == "StatefulSet" for _, kind, _ in out):
+            # The StatefulSet's governing Service: a DNS name per pod.
+            headless = wl.service(platform, svc, ns, service_ports)
+            headless["metadata"]["name"] = wl.headless_name(svc)
+            headless["spec"]["clusterIP"] = "None"
+            out.append(("v1", "Service", headless))
     return out
 
 
@@ -449,7 +479,7 @@ def _store(platform: Platform, svc: Service, ns: str, inputs: KubernetesInputs,
            service_account: str | None = None) -> tuple[str, str, dict[str, Any]]:
     return (EXTERNAL_SECRETS, "SecretStore", eso.secret_store(
         platform, svc, ns, inputs.stack, inputs.settings, inputs.vault_server,
-        inputs.vault_mount, service_account))
+        inputs.vault_mount, service_account, inputs.vault_ca))
 
 
 def _discovery_rules() -> list[dict[str, Any]]:
@@ -504,6 +534,9 @@ def _database(platform: Platform, secrets: SecretsProvider, inputs: KubernetesIn
     out.append(pg.cluster(platform, svc, ns, plan_, settings.storage_class,
                           settings.storage_size))
     out.append(pg.scheduled_backup(platform, svc, ns, plan_))
+    if PROMETHEUS in p.deployed:
+        out.append(mon.pod_monitor(platform, svc, ns, inputs.monitoring, pg.pod_selector(svc),
+                                   pg.METRICS_PORT_NAME, f"{svc.name}-cnpg"))
     out.append(("v1", "Service", wl.service(platform, svc, ns, [("main", 5432, 5432)],
                                             pod_selector=pg.primary_selector(svc))))
     return out

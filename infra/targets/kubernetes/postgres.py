@@ -26,6 +26,7 @@ CLUSTER_LABEL = "cnpg.io/cluster"
 PRIMARY_LABEL = "cnpg.io/instanceRole"
 STATUS_PORT = 8000  # the instance manager's status endpoint, which the operator polls
 METRICS_PORT = 9187  # the instance manager's exporter
+METRICS_PORT_NAME = "metrics"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def cluster(platform: Platform, svc: Service, namespace: str, plan: BackupPlan,
         "storage": {"storageClass": storage_class, "size": storage_size},
         "resources": resources(svc),
         "primaryUpdateStrategy": "unsupervised",
+        # The operator stops PostgreSQL with a smart shutdown first, then a fast one; both
+        # must fit the stop grace (its smart default of 180 s would outlast it).
         "stopDelay": svc.stop_grace_s,
+        "smartShutdownTimeout": svc.stop_grace_s // 2,
         "inheritedMetadata": {"labels": labels(platform, svc)},
         "backup": {
             "retentionPolicy": f"{plan.retention_days}d",

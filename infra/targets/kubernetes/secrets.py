@@ -16,6 +16,7 @@ package's objects and workloads.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,10 +41,12 @@ def secret_name(svc: Service) -> str:
 
 def secret_store(platform: Platform, svc: Service, namespace: str, stack: str,
                  settings: KubernetesSettings, vault_server: str,
-                 vault_mount: str, service_account: str | None = None) -> dict[str, Any]:
+                 vault_mount: str, service_account: str | None = None,
+                 vault_ca: str | None = None) -> dict[str, Any]:
+    ca = {"caBundle": base64.b64encode(vault_ca.encode()).decode()} if vault_ca else {}
     return {"metadata": metadata(store_name(svc), namespace, labels(platform, svc)), "spec": {
         "provider": {"vault": {
-            "server": vault_server, "path": vault_mount, "version": "v2",
+            "server": vault_server, "path": vault_mount, "version": "v2", **ca,
             "auth": {"kubernetes": {
                 "mountPath": settings.vault_auth_mount, "role": role_name(stack, svc.name),
                 # The audience Vault's role pins: a token issued for the API server is not

@@ -14,6 +14,7 @@ docs/kubernetes.md.
       context: my-cluster           # kubeconfig context (else the current one)
       kubeconfig: ~/.kube/config    # kubeconfig file (else KUBECONFIG / the default)
       vaultServer: https://vault.vault.svc:8200   # Vault as pods reach it (External Secrets)
+      vaultCaFile: certs/vault-ca.pem  # the CA of Vault's certificate, when not a public one
       vaultAuthMount: kubernetes    # Vault's Kubernetes auth mount
       secretRefresh: 1h             # how often External Secrets re-reads Vault (rotation)
       storageSize: 10Gi             # each volume claim's size
@@ -64,6 +65,7 @@ class KubernetesSettings:
     api_server_cidrs: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
     cnpg_namespace: str = "cnpg-system"
     omit: tuple[tuple[str, str], ...] = ()  # (service, reason), sorted
+    vault_ca_file: str | None = None  # PEM file, relative to the project
 
     @property
     def pss_version(self) -> str:
@@ -107,6 +109,7 @@ def parse(namespace: Mapping[str, Any], source: str, *, target: str) -> Kubernet
                           hint="the URL pods reach Vault at, such as https://vault.vault.svc:8200")
     if vault_server is not None and vault_server.startswith("http://"):
         raise f.fail("vaultServer", "must be https:// (secrets cross the pod network)")
+    vault_ca = f.str_("vaultCaFile", None, pattern=r"[^\x00]{1,4096}", hint="a file path")
     auth_mount = f.str_("vaultAuthMount", "kubernetes", pattern=r"[a-z0-9][a-z0-9_-]{0,63}",
                         hint="a Vault auth mount path such as kubernetes")
     refresh = f.str_("secretRefresh", "1h", pattern=_DURATION,
@@ -142,7 +145,7 @@ def parse(namespace: Mapping[str, Any], source: str, *, target: str) -> Kubernet
         ingress_class=ingress, version=version, context=context, kubeconfig=kubeconfig,
         vault_server=vault_server, vault_auth_mount=auth_mount, secret_refresh=refresh,
         storage_size=size, api_server_cidrs=tuple(cidrs), cnpg_namespace=cnpg,
-        omit=tuple(omit))
+        omit=tuple(omit), vault_ca_file=vault_ca)
 
 
 def role_name(stack: str, service: str) -> str:

@@ -266,6 +266,10 @@ def spread(platform: Platform, svc: Service) -> list[dict[str, Any]]:
     ]
 
 
+def headless_name(svc: Service) -> str:
+    return f"{svc.name}-pods"
+
+
 def replicated(svc: Service) -> bool:
     return svc.replicas > 1 or svc.max_replicas is not None
 
@@ -298,7 +302,7 @@ def workload(platform: Platform, svc: Service, namespace: str, parts: PodParts, 
         body["strategy"] = {"type": "RollingUpdate",
                             "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
         return "apps/v1", "Deployment", {"metadata": meta, "spec": body}
-    body["serviceName"] = svc.name
+    body["serviceName"] = headless_name(svc)
     body["podManagementPolicy"] = "OrderedReady"
     body["updateStrategy"] = {"type": "RollingUpdate"}
     body["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Retain",

@@ -41,7 +41,7 @@ def test_kubernetes_literal_env_fails_secret_ref_passes(harness):
     props = deployment(env=[{"name": "JWT_SECRET", "value": "changeme"}])
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
         "container auth: environment variable JWT_SECRET has a literal value (a known default "
-        "password)"]
+        "password) (env[].value)"]
 
 
 def test_waiver_override(harness):

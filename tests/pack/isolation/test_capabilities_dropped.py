@@ -37,7 +37,7 @@ def test_kubernetes_capabilities(harness):
     assert harness.resource(RULE, deployment(), K8S_DEPLOYMENT, "auth") == []
     props = deployment(securityContext={"runAsNonRoot": True})
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
-        "container auth does not drop ALL capabilities"]
+        "container auth does not drop ALL capabilities (securityContext.capabilities.drop)"]
 
 
 def test_config_override_allowed_capabilities(harness):

@@ -41,7 +41,7 @@ def test_kubernetes_host_path_volume_fails(harness):
     props["spec"]["template"]["spec"]["volumes"] = [
         {"name": "logs", "hostPath": {"path": "/var/log"}}]
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
-        "mounts host path /var/log at volume logs"]
+        "mounts host path /var/log at volume logs (spec.volumes[].hostPath)"]
 
 
 def test_edge_proxy_socket_needs_a_waiver(harness):

@@ -29,7 +29,8 @@ def test_kubernetes_needs_explicit_false(harness):
     assert harness.resource(RULE, deployment(), K8S_DEPLOYMENT, "auth") == []
     props = deployment(securityContext={"runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}})
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
-        "container auth does not set allowPrivilegeEscalation: false"]
+        "container auth does not set allowPrivilegeEscalation: false "
+        "(securityContext.allowPrivilegeEscalation)"]
 
 
 def test_waiver_override(harness):

@@ -29,7 +29,7 @@ def test_kubernetes_privileged_init_container_fails(harness):
     props["spec"]["template"]["spec"]["initContainers"] = [
         {"name": "chown", "image": "busybox:1.36.1", "securityContext": {"privileged": True}}]
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
-        "container chown runs privileged"]
+        "init container chown runs privileged (securityContext.privileged)"]
 
 
 def test_waiver_override_is_refused(harness):

@@ -19,9 +19,13 @@ def test_pod_level_setting_covers_containers(harness):
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == []
 
 
+NOT_NON_ROOT = ("does not set runAsNonRoot: true (securityContext.runAsNonRoot, on the "
+                "container or the pod)")
+
+
 @pytest.mark.parametrize("ctx, expected", [
-    ({"runAsNonRoot": False}, "does not set runAsNonRoot: true"),
-    ({"runAsNonRoot": True, "runAsUser": 0}, "runs as UID 0"),
+    ({"runAsNonRoot": False}, NOT_NON_ROOT),
+    ({"runAsNonRoot": True, "runAsUser": 0}, "runs as UID 0 (securityContext.runAsUser)"),
 ])
 def test_root_fails(harness, ctx, expected):
     found = harness.resource(RULE, deployment(securityContext=ctx), K8S_DEPLOYMENT, "auth")
@@ -32,7 +36,7 @@ def test_missing_security_context_fails(harness):
     props = deployment(securityContext=None)
     del props["spec"]["template"]["spec"]["securityContext"]
     assert harness.resource(RULE, props, K8S_DEPLOYMENT, "auth") == [
-        "container auth does not set runAsNonRoot: true"]
+        f"container auth {NOT_NON_ROOT}"]
 
 
 def test_docker_containers_are_not_judged(harness):

@@ -157,6 +157,9 @@ def test_host_ipc_is_not_on_the_never_list(harness):
     ({"app.kubernetes.io/name": "auth", "rampart.io/group": "core"}, True),
     ({"app.kubernetes.io/name": "auth"}, True),
     ({"app.kubernetes.io/name": "auth", "rampart.io/group": "platform"}, False),
+    # the Kubernetes target writes the catalog group as the recommended component label
+    ({"app.kubernetes.io/name": "auth", "app.kubernetes.io/component": "infra"}, False),
+    ({"app.kubernetes.io/name": "auth", "app.kubernetes.io/component": "core"}, True),
 ])
 def test_kubernetes_host_pid(harness, labels, refused):
     props = changed(deployment(), "spec.template.spec.hostPID", True)

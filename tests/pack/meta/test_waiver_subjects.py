@@ -18,6 +18,7 @@ import yaml
 from policy_harness import (
     CONTAINER,
     DEPLOYMENT_PROPS,
+    K8S_MIDDLEWARES,
     TRAEFIK_DYNAMIC,
     TRAEFIK_STATIC,
     Harness,
@@ -25,7 +26,17 @@ from policy_harness import (
     container,
     deployment,
     edge_stack,
+    hpa,
+    ingress_route,
+    k8s_edge,
+    k8s_stack,
+    namespace,
+    network_policy,
+    pod_spec,
+    service_account,
     settings,
+    tls_option,
+    workload,
 )
 
 from policies import registry
@@ -207,6 +218,61 @@ ZOO: dict[str, list[tuple[Resources, set[str]]]] = {
                                ["*"])), {"cors/accessControlAllowOriginList"}),
     ],
 }
+# Kubernetes cases for the rules that judge real Kubernetes objects (issue 14).
+_UNCONFINED_POD = pod_spec()
+_UNCONFINED_POD["securityContext"]["seccompProfile"] = {"type": "Unconfined"}
+_NO_PROFILE = pod_spec()
+del _NO_PROFILE["securityContext"]["seccompProfile"]
+_MOUNTED = pod_spec()
+_MOUNTED["automountServiceAccountToken"] = True
+_BASELINE_NS = namespace(**{"pod-security.kubernetes.io/enforce": "baseline"})
+ZOO.update({
+    "seccomp-profile-required": [
+        ([workload("Deployment", _UNCONFINED_POD)], {"seccompProfile"}),
+        ([workload("Job", _NO_PROFILE, name="migrate")], {"auth/seccompProfile"}),
+        ([(CONTAINER, "c", container(securityOpts=["no-new-privileges:true",
+                                                   "seccomp=unconfined"]))], {"securityOpts"}),
+    ],
+    "service-account-token-not-mounted": [
+        ([service_account(), workload("Deployment", {**_MOUNTED, "volumes": [
+            {"name": "vault", "projected": {"sources": [{"serviceAccountToken": {
+                "path": "token"}}]}}]})],
+         {"automountServiceAccountToken", "vault/serviceAccountToken"}),
+    ],
+    "namespace-pod-security-restricted": [
+        ([_BASELINE_NS, workload("CronJob", ns="elsewhere")],
+         {"pod-security.kubernetes.io/enforce", "namespace"}),
+        ([namespace(**{"pod-security.kubernetes.io/enforce-version": "v1.21"})],
+         {"pod-security.kubernetes.io/enforce-version"}),
+    ],
+})
+ZOO["namespace-default-deny"].append(
+    ([*k8s_stack(), network_policy("allow-all", podSelector={}, policyTypes=["Ingress"],
+                                   ingress=[{}])], {"allow-all/ingress"}))
+ZOO["traefik-cors-not-wildcard"].append(
+    (k8s_edge(middlewares={**K8S_MIDDLEWARES, "cors": {"headers": {
+        "accessControlAllowOriginList": ["null", "https://*.erp.test", "*"]}}}),
+     {"erp-edge-cors/accessControlAllowOriginList.0",
+      "erp-edge-cors/accessControlAllowOriginList.1",
+      "erp-edge-cors/accessControlAllowOriginList"}))
+ZOO["no-literal-secret-env"].append(
+    ([workload("Pod", {**pod_spec(), "initContainers": [
+        {**pod_spec()["containers"][0], "name": "migrate",
+         "env": [{"name": "DB_PASSWORD", "value": "hunter2hunter2"}]}]})],
+     {"migrate/DB_PASSWORD"}))
+ZOO["image-digest-required"].append(
+    ([workload("CronJob", {**pod_spec(), "initContainers": [
+        {**pod_spec()["containers"][0], "name": "migrate", "image": "erp/migrate:2.0.1"}]})],
+     {"migrate/image"}))
+ZOO["replicated-workloads-have-pdb"].append(
+    ([workload("Deployment"), hpa(min_replicas=3)], {"PodDisruptionBudget"}))
+ZOO["traefik-tls-minimum"].append(
+    (k8s_edge(tls_option("legacy", minVersion="VersionTLS10")),
+     {"tls.options.erp-edge-legacy.minVersion"}))
+ZOO["traefik-routers-hardened"].append(
+    ([*k8s_edge(), ingress_route("crm", "crm", ["cors"], entryPoints=["web"])],
+     {"erp-edge-crm/entryPoints", "erp-edge-crm/rateLimit", "erp-edge-crm/headers"}))
+
 # The waiver rules judge waivers themselves and are never waived (test_never_waivable.py).
 NOT_IN_THE_ZOO = {"policy-waivers-valid", "policy-waivers-in-force"}
 CASES = [(rule, n) for rule, cases in ZOO.items() for n in range(len(cases))]

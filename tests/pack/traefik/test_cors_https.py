@@ -21,7 +21,7 @@ def test_https_origins_pass(harness, origins):
     assert harness.stack(RULE, with_origins(ORIGINS, origins)) == [], origins
 
 
-@pytest.mark.parametrize("origin", ["http://app.erp.test", "null", "app.erp.test",
+@pytest.mark.parametrize("origin", ["http://app.erp.test", "app.erp.test",
                                     "ws://app.erp.test", "https://"])
 def test_non_https_origins_fail(harness, origin):
     found = harness.stack(RULE, with_origins(ORIGINS, ["https://app.erp.test", origin]))
@@ -37,6 +37,15 @@ def test_non_https_origins_fail(harness, origin):
 def test_origin_regexes_must_pin_https(harness, regex, ok):
     found = harness.stack(RULE, with_origins(REGEX, [regex]))
     assert (found == []) is ok, found
+
+
+@pytest.mark.parametrize("origins", [["null"], ["https://*.erp.test"], ["NULL", "*"]])
+def test_wildcard_like_origins_are_left_to_cors_not_wildcard(harness, origins):
+    from policies.traefik import cors_not_wildcard
+
+    stack = with_origins(ORIGINS, origins)
+    assert harness.stack(RULE, stack) == []
+    assert len(harness.stack(cors_not_wildcard.RULE, stack)) == len(origins)
 
 
 def test_without_tls_at_the_edge_http_origins_are_not_judged(harness):

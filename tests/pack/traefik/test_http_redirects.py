@@ -24,6 +24,15 @@ def test_plain_http_without_redirect_fails(harness, path, value):
         "entry point web (:80) serves plain HTTP without redirecting to HTTPS"]
 
 
+@pytest.mark.parametrize("to, ok", [(":443", True), (":8443", True), ("websecure", True),
+                                     ("443", False), (":https", False), (":443/tcp", False)])
+def test_redirect_target_may_be_a_port(harness, to, ok):
+    """Traefik reads `to: ":443"` as a port (the Kubernetes target's public port, which the
+    Service maps onto websecure's :8443); anything else must name a TLS entry point."""
+    static = changed(TRAEFIK_STATIC, "entryPoints.web.http.redirections.entryPoint.to", to)
+    assert (harness.stack(RULE, edge_stack(static)) == []) is ok
+
+
 def test_published_metrics_entry_point_must_redirect_too(harness):
     stack = edge_stack(ports=[{"internal": 443, "external": 443},
                               {"internal": 8082, "external": 8082}])
