@@ -140,21 +140,25 @@ def monitored_services(monitors: Sequence[Resource]) -> set[str]:
     return names
 
 
+def _selectors(monitors: Sequence[Resource]) -> list[frozenset[tuple[str, str]]]:
+    """Each monitor's `spec.selector.matchLabels` as a set of pairs (an empty one selects
+    nothing here: a monitor must name what it scrapes)."""
+    found = []
+    for mon in monitors:
+        wanted = get(mon.props, "spec", "selector", "matchLabels", default={})
+        if isinstance(wanted, Mapping) and wanted:
+            found.append(frozenset((str(k), str(v)) for k, v in wanted.items()))
+    return found
+
+
 def _k8s_monitored(
-    res: Resource, pod_labels: Mapping[str, str], monitors: Sequence[Resource]
+    res: Resource, pod_labels: Mapping[str, str], selectors: Sequence[frozenset[tuple[str, str]]]
 ) -> bool:
     annotations = get(res.props, "spec", "template", "metadata", "annotations", default={})
     if isinstance(annotations, Mapping) and annotations.get("prometheus.io/scrape") == "true":
         return True
-    for mon in monitors:
-        wanted = get(mon.props, "spec", "selector", "matchLabels", default={})
-        if (
-            isinstance(wanted, Mapping)
-            and wanted
-            and all(pod_labels.get(k) == v for k, v in wanted.items())
-        ):
-            return True
-    return False
+    labels = {(str(k), str(v)) for k, v in pod_labels.items()}
+    return any(selector <= labels for selector in selectors)
 
 
 def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
@@ -178,9 +182,10 @@ def check(resources: Sequence[Resource], ctx: Context) -> Iterator[Finding]:
         )
         return
     on_behalf = monitored_services(monitors)
+    selectors = _selectors(monitors)
     for w in found:
         if w.kubernetes:
-            ok = _k8s_monitored(w.resource, w.labels, monitors) or w.service in on_behalf
+            ok = _k8s_monitored(w.resource, w.labels, selectors) or w.service in on_behalf
         else:
             ok = w.service in scraped
         if not ok:
