@@ -159,25 +159,31 @@ def _source_criterion(edge: EdgeSettings) -> dict[str, Any]:
 def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEBSECURE_PORT),
                   providers: Mapping[str, Any] | None = None,
                   acme: bool | None = None, redirect_to: str = WEBSECURE,
-                  redirect_priority: int | None = None) -> dict[str, Any]:
+                  redirect_priority: int | None = None, listen_host: str = "",
+                  internal_port: int | None = None) -> dict[str, Any]:
     """Traefik's static configuration. The defaults are the Docker target's (ports 80/443, the
     file provider, ACME in Traefik when tls is 'acme'); the Kubernetes target listens on
     unprivileged ports behind its Service, watches CRDs and leaves certificates to
     cert-manager (`acme=False`), redirecting to the public port (`redirect_to=":443"`) with the
     lowest priority (`redirect_priority=1`), so cert-manager's HTTP-01 challenge router, the
-    only other router on `web`, answers on port 80."""
+    only other router on `web`, answers on port 80.
+
+    `listen_host` binds every entry point to one address (default: all interfaces) and
+    `internal_port` moves the metrics/ping entry point off the catalog's metrics port: the
+    probe tests (tests/edge) run this configuration on loopback, on free ports."""
     edge = platform.edge
     proxy = edge_service(platform)
     acme = edge.tls_mode == "acme" if acme is None else acme
     web_port, websecure_port = ports
+    internal = metrics_port(platform) if internal_port is None else internal_port
     websecure: dict[str, Any] = {
-        "address": f":{websecure_port}",
+        "address": f"{listen_host}:{websecure_port}",
         "http": {"tls": {"certResolver": ACME_RESOLVER} if acme else {}},
         # Drain in-flight requests on SIGTERM within the service's stop grace.
         "transport": {"lifeCycle": {"graceTimeOut": f"{proxy.stop_grace_s}s"}},
     }
     web: dict[str, Any] = {
-        "address": f":{web_port}",
+        "address": f"{listen_host}:{web_port}",
         "http": {"redirections": {"entryPoint": {
             "to": redirect_to, "scheme": "https", "permanent": True,
             **({"priority": redirect_priority} if redirect_priority is not None else {})}}},
@@ -193,7 +199,7 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
         "entryPoints": {
             WEB: web,
             WEBSECURE: websecure,
-            METRICS: {"address": f":{metrics_port(platform)}"},
+            METRICS: {"address": f"{listen_host}:{internal}"},
         },
         # The API and dashboard are served only through the admin router (TLS, allowlist, auth).
         "api": {"dashboard": True, "insecure": False},
@@ -234,21 +240,22 @@ def _rule(host: str, prefixes: Sequence[str]) -> str:
 
 
 def _router(rule: str, service: str, middlewares: Sequence[str], edge: EdgeSettings,
-            priority: int | None = None) -> dict[str, Any]:
+            priority: int | None = None, *, acme: bool | None = None) -> dict[str, Any]:
+    acme = edge.tls_mode == "acme" if acme is None else acme
     router: dict[str, Any] = {
         "rule": rule,
         "entryPoints": [WEBSECURE],
         "service": service,
         "middlewares": list(middlewares),
-        "tls": {"certResolver": ACME_RESOLVER} if edge.tls_mode == "acme" else {},
+        "tls": {"certResolver": ACME_RESOLVER} if acme else {},
     }
     if priority is not None:
         router["priority"] = priority
     return router
 
 
-def _lb_service(svc: Service) -> dict[str, Any]:
-    lb: dict[str, Any] = {"servers": [{"url": f"http://{svc.name}:{svc.port}"}],
+def _lb_service(svc: Service, url: str | None = None) -> dict[str, Any]:
+    lb: dict[str, Any] = {"servers": [{"url": url or f"http://{svc.name}:{svc.port}"}],
                           "passHostHeader": True}
     if svc.health is not None and svc.health.ready_path:
         # Traefik stops sending traffic to a backend whose readiness fails.
@@ -258,13 +265,15 @@ def _lb_service(svc: Service) -> dict[str, Any]:
     return {"loadBalancer": lb}
 
 
-def middlewares(platform: Platform, basic_auth_secret: str | None = None) -> dict[str, Any]:
+def middlewares(platform: Platform, basic_auth_secret: str | None = None, *,
+                users_file: str | None = None) -> dict[str, Any]:
     """Every middleware by name, as the file provider's `http.middlewares` and as the `spec`
-    of a Traefik `Middleware` object. Basic auth reads the users file the target delivers,
-    or on Kubernetes the Secret `basic_auth_secret` (its `users` key)."""
+    of a Traefik `Middleware` object. Basic auth reads the users file the target delivers
+    (at `users_file` when given, e.g. a test's temporary file), or on Kubernetes the Secret
+    `basic_auth_secret` (its `users` key)."""
     edge = platform.edge
     auth: dict[str, Any] = ({"secret": basic_auth_secret} if basic_auth_secret
-                            else {"usersFile": htpasswd_secret(platform)})
+                            else {"usersFile": users_file or htpasswd_secret(platform)})
     criterion = _source_criterion(edge)
     return {
         MW_HEADERS: {"headers": {
@@ -337,26 +346,54 @@ def routers(platform: Platform) -> list[Router]:
     return out
 
 
-def dynamic_config(platform: Platform) -> dict[str, Any]:
+def dynamic_config(platform: Platform, *, upstream: Mapping[str, str] | None = None,
+                   users_file: str | None = None,
+                   certificate: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The file provider's dynamic configuration. The defaults are the Docker target's:
+    services at `http://<service>:<port>` (Docker DNS), the users file where the target
+    delivers it, the self-signed pair at CERT_PATH/KEY_PATH or ACME certificates.
+
+    `upstream` (routed service name -> URL, every routed service) points the services
+    elsewhere, `users_file` the admin basic auth, and `certificate` ((cert file, key file))
+    serves that pair to every router instead of the stack's own (ACME off: pair it with
+    `static_config(..., acme=False)`). The probe tests (tests/edge) run this configuration on
+    a real Traefik in front of stand-in upstreams, with a local CA standing in for ACME."""
     edge = platform.edge
     routers_: dict[str, Any] = {}
     services: dict[str, Any] = {}
+    acme = False if certificate is not None else None
     for r in routers(platform):
         target = "api@internal" if r.internal else r.service.name
-        routers_[r.name] = _router(r.rule, target, r.middlewares, edge, priority=r.priority)
+        routers_[r.name] = _router(r.rule, target, r.middlewares, edge, priority=r.priority,
+                                   acme=acme)
         if not r.internal:
-            services[r.service.name] = _lb_service(r.service)
+            services[r.service.name] = _lb_service(r.service, _upstream(platform, r, upstream))
 
     tls_block: dict[str, Any] = {"options": {"default": _tls_options(edge)}}
-    if edge.tls_mode == "self-signed":
-        tls_block["certificates"] = [{"certFile": CERT_PATH, "keyFile": KEY_PATH}]
+    if certificate is not None or edge.tls_mode == "self-signed":
+        cert_file, key_file = certificate or (CERT_PATH, KEY_PATH)
+        tls_block["certificates"] = [{"certFile": cert_file, "keyFile": key_file}]
         tls_block["stores"] = {"default": {"defaultCertificate": {
-            "certFile": CERT_PATH, "keyFile": KEY_PATH}}}
+            "certFile": cert_file, "keyFile": key_file}}}
     return {
-        "http": {"routers": routers_, "middlewares": middlewares(platform),
+        "http": {"routers": routers_,
+                 "middlewares": middlewares(platform, users_file=users_file),
                  "services": services},
         "tls": tls_block,
     }
+
+
+def _upstream(platform: Platform, router: Router,
+              upstream: Mapping[str, str] | None) -> str | None:
+    if upstream is None:
+        return None
+    try:
+        return upstream[router.service.name]
+    except KeyError:
+        # Never fall back to Docker DNS for one service: a test would send it nowhere.
+        raise EdgeConfigError(
+            f"{platform.source}: service '{router.service.name}': no upstream URL given "
+            f"(given for: {', '.join(sorted(upstream)) or 'none'})") from None
 
 
 def tls_options(edge: EdgeSettings) -> dict[str, Any]:
