@@ -10,6 +10,8 @@ PACKAGES=(
   prometheus prometheus-alertmanager postgresql pgbackrest
   # independent hardening audit of the lab hosts
   lynis
+  # the edge probes name TLS suites as OpenSSL does (`openssl ciphers -stdname`)
+  openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then
