@@ -46,6 +46,12 @@ FOREIGN_KEYS = {
     "vaultAllowInsecureHttp": "infra/secrets",
     "kubernetes": "infra/targets/kubernetes/settings.py",
 }
+# Upper bounds of the edge's figures: Traefik drops its whole dynamic configuration (every
+# route 404) on a value its int64 fields or Go durations cannot hold, so the stack is refused
+# first (tests/edge/test_traefik_rejects.py feeds Traefik the values it drops).
+MAX_COUNT = 1_000_000  # requests per period, burst, concurrent requests
+MAX_PERIOD_S = 7 * 86400  # a login window of a week at most
+MAX_HSTS_S = 2 * 365 * 86400  # two years, the preload list's customary ceiling
 RESOURCE_KEYS = {
     "cpuLimit": "cpu_limit",
     "memoryLimit": "memory_limit",
@@ -108,24 +114,26 @@ def parse_settings(raw: Mapping[str, Any] | None, source: str) -> Settings:
     rate = f.sub("rateLimit", what="'rateLimit'")
     rate_average, rate_burst = d.RATE_AVERAGE, d.RATE_BURST
     if rate is not None:
-        rate_average = rate.int_("average", d.RATE_AVERAGE, minimum=1)
-        rate_burst = rate.int_("burst", d.RATE_BURST, minimum=1)
+        rate_average = rate.int_("average", d.RATE_AVERAGE, minimum=1, maximum=MAX_COUNT)
+        rate_burst = rate.int_("burst", d.RATE_BURST, minimum=1, maximum=MAX_COUNT)
         rate.done()
 
     login = f.sub("loginRateLimit", what="'loginRateLimit'")
     login_average, login_period, login_burst = (
         d.LOGIN_RATE_AVERAGE, d.LOGIN_RATE_PERIOD_S, d.LOGIN_RATE_BURST)
     if login is not None:
-        login_average = login.int_("average", d.LOGIN_RATE_AVERAGE, minimum=1)
-        login_period = login.int_("periodSeconds", d.LOGIN_RATE_PERIOD_S, minimum=1)
-        login_burst = login.int_("burst", d.LOGIN_RATE_BURST, minimum=1)
+        login_average = login.int_("average", d.LOGIN_RATE_AVERAGE, minimum=1,
+                                   maximum=MAX_COUNT)
+        login_period = login.int_("periodSeconds", d.LOGIN_RATE_PERIOD_S, minimum=1,
+                                  maximum=MAX_PERIOD_S)
+        login_burst = login.int_("burst", d.LOGIN_RATE_BURST, minimum=1, maximum=MAX_COUNT)
         login.done()
 
     depth = f.int_("ipStrategyDepth", 0, minimum=0, maximum=16)
     cors = _cors(f, domain, https_only=prod)
     allowlist, min_prefix, max_share = _allowlist(f)
-    inflight = f.int_("inflightRequests", d.INFLIGHT_REQUESTS, minimum=1)
-    hsts = f.int_("hstsSeconds", d.HSTS_SECONDS, minimum=0)
+    inflight = f.int_("inflightRequests", d.INFLIGHT_REQUESTS, minimum=1, maximum=MAX_COUNT)
+    hsts = f.int_("hstsSeconds", d.HSTS_SECONDS, minimum=0, maximum=MAX_HSTS_S)
     if prod and hsts < d.HSTS_SECONDS:
         raise f.fail("hstsSeconds", f"a prod stack keeps HSTS at least one year ({d.HSTS_SECONDS})")
     resources = _resources(f)

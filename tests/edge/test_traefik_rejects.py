@@ -51,8 +51,8 @@ def _unknown_middleware(dynamic: dict[str, Any]) -> None:
 
 
 # The stack input behind "beyond int64" (rateLimit.average 2**63, likewise burst,
-# inflightRequests, and loginRateLimit.periodSeconds beyond Go's ~292-year duration) is
-# accepted by the model today: no upper bound yet.
+# inflightRequests, hstsSeconds, and loginRateLimit.periodSeconds beyond Go's ~292-year
+# duration) is refused by the model (its upper bounds, infra/model/settings.py; tested below).
 CASES = {
     "rate-average-not-a-number": Case(_set_average("fast"), '"fast"', whole_file=True),
     "rate-average-beyond-int64": Case(_set_average(2**63), "out of range", whole_file=True),
@@ -111,6 +111,22 @@ def test_model_refuses_a_rate_average_that_is_not_a_number() -> None:
         stacks.from_values({**stack.values, "rateLimit": {"average": "fast"}}, name="dev",
                            source=stack.source, root=stack.project_dir,
                            positions=stack.positions)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("rateLimit", {"average": 2**63}), ("rateLimit", {"burst": 2**63}),
+    ("loginRateLimit", {"average": 2**63}), ("loginRateLimit", {"burst": 2**63}),
+    ("loginRateLimit", {"periodSeconds": 10**12}), ("inflightRequests", 2**63),
+    ("hstsSeconds", 10**20), ("rateLimit", {"average": 10**20}),
+])
+def test_model_refuses_figures_traefik_cannot_hold(key: str, value: Any) -> None:
+    """Every figure that reaches an int64 field or a Go duration of the dynamic file has an
+    upper bound, so Traefik never drops the whole file for it (the case above)."""
+    stack = stacks.load("dev")
+    field = key if not isinstance(value, dict) else f"{key}.{next(iter(value))}"
+    with pytest.raises(ValidationError, match=f"{field}.*must be at most"):
+        stacks.from_values({**stack.values, key: value}, name="dev", source=stack.source,
+                           root=stack.project_dir, positions=stack.positions)
 
 
 def _catalog_with_route(**route: str) -> None:
