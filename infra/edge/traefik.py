@@ -81,6 +81,13 @@ SELF_SIGNED_VALIDITY_H = 90 * 24  # short-lived on purpose: dev and lab only
 TRUSTED_PROXY_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1/32")
 
 
+# Request headers whose names alias another's (X_Auth_User, X.Auth.User for X-Auth-User) are
+# dropped before routing: backends that turn header names into variables (CGI, PHP, WSGI,
+# nginx) read them as the header Traefik manages, so a client could spoof it (CVE-2026-88879;
+# Traefik keeps them by default).
+ALIAS_HEADERS = "delete"
+
+
 class EdgeConfigError(ValueError):
     """The catalog lacks something the edge cannot work without (names the service/field)."""
 
@@ -188,6 +195,8 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
             "to": redirect_to, "scheme": "https", "permanent": True,
             **({"priority": redirect_priority} if redirect_priority is not None else {})}}},
     }
+    for entry in (web, websecure):
+        entry["http"]["aliasHeadersStrategy"] = ALIAS_HEADERS
     if edge.ip_strategy_depth > 0:
         # Traefik drops X-Forwarded-For from untrusted peers before middlewares run; without
         # trusting the proxies in front, a depth-based strategy would find no client address
@@ -199,7 +208,8 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
         "entryPoints": {
             WEB: web,
             WEBSECURE: websecure,
-            METRICS: {"address": f"{listen_host}:{internal}"},
+            METRICS: {"address": f"{listen_host}:{internal}",
+                      "http": {"aliasHeadersStrategy": ALIAS_HEADERS}},
         },
         # The API and dashboard are served only through the admin router (TLS, allowlist, auth).
         "api": {"dashboard": True, "insecure": False},

@@ -125,3 +125,18 @@ def test_cors_refuses_other_origins(edge: h.Edge) -> None:
                 f"{where}: Access-Control-Allow-Origin "
                 f"{got.header('Access-Control-Allow-Origin')}")
             _no_wildcard_with_credentials(edge, got)
+
+
+def test_aliases_of_a_header_never_reach_the_upstream(edge: h.Edge) -> None:
+    """`X_Forwarded_For`, `X.Forwarded.For` read as X-Forwarded-For by CGI/PHP/WSGI-style
+    backends: the edge drops such aliases (aliasHeadersStrategy) so a client cannot spoof a
+    header Traefik manages; the real header still arrives."""
+    spoofed = {"X_Forwarded_For": "203.0.113.7", "X.Forwarded.For": "203.0.113.8",
+               "X~Real~Ip": "203.0.113.9"}
+    got = edge.request("GET", edge.host("api-gateway"), "/graphql", headers=spoofed)
+    assert got.status == 200, f"{edge.name}: {got.status}"
+    received = {k.lower(): v for k, v in got.echo()["headers"]}
+    for name in spoofed:
+        assert name.lower() not in received, f"{edge.name}: {name} reached the upstream"
+    assert "x-forwarded-for" in received  # Traefik's own, from the peer address
+    assert "203.0.113" not in received["x-forwarded-for"]
