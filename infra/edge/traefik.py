@@ -54,8 +54,10 @@ MW_ADMIN_AUTH = "admin-auth"
 
 PUBLIC_MIDDLEWARES = (MW_HEADERS, MW_CORS, MW_RATE, MW_INFLIGHT)
 LOGIN_MIDDLEWARES = (MW_HEADERS, MW_CORS, MW_LOGIN_RATE, MW_INFLIGHT)
-# Allowlist first: a request from outside the allowlist never reaches the password check.
-ADMIN_MIDDLEWARES = (MW_ADMIN_ALLOW, MW_ADMIN_AUTH, MW_HEADERS, MW_RATE, MW_INFLIGHT)
+# Security headers on every answer (401 and 403 included); the allowlist before anything else
+# (a request from outside never reaches the password check); the rate and in-flight limits
+# before basic auth, so password guessing from inside the allowlist is throttled too.
+ADMIN_MIDDLEWARES = (MW_HEADERS, MW_ADMIN_ALLOW, MW_RATE, MW_INFLIGHT, MW_ADMIN_AUTH)
 LOGIN_PRIORITY = 1000
 
 # Modern suites only (forward secrecy, AEAD); TLS 1.3 suites are not configurable in Go.
@@ -167,7 +169,8 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
                   providers: Mapping[str, Any] | None = None,
                   acme: bool | None = None, redirect_to: str = WEBSECURE,
                   redirect_priority: int | None = None, listen_host: str = "",
-                  internal_port: int | None = None) -> dict[str, Any]:
+                  internal_port: int | None = None, internal_host: str | None = None,
+                  acme_storage_path: str | None = None) -> dict[str, Any]:
     """Traefik's static configuration. The defaults are the Docker target's (ports 80/443, the
     file provider, ACME in Traefik when tls is 'acme'); the Kubernetes target listens on
     unprivileged ports behind its Service, watches CRDs and leaves certificates to
@@ -177,7 +180,10 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
 
     `listen_host` binds every entry point to one address (default: all interfaces) and
     `internal_port` moves the metrics/ping entry point off the catalog's metrics port: the
-    probe tests (tests/edge) run this configuration on loopback, on free ports."""
+    probe tests (tests/edge) run this configuration on loopback, on free ports.
+    `internal_host` binds the metrics/ping entry point alone to another address (a bare host's
+    admin address, infra/edge/render.py) and `acme_storage_path` puts the ACME store where
+    that host keeps it instead of on the container's volume."""
     edge = platform.edge
     proxy = edge_service(platform)
     acme = edge.tls_mode == "acme" if acme is None else acme
@@ -208,7 +214,8 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
         "entryPoints": {
             WEB: web,
             WEBSECURE: websecure,
-            METRICS: {"address": f"{listen_host}:{internal}",
+            METRICS: {"address": f"{listen_host if internal_host is None else internal_host}"
+                                 f":{internal}",
                       "http": {"aliasHeadersStrategy": ALIAS_HEADERS}},
         },
         # The API and dashboard are served only through the admin router (TLS, allowlist, auth).
@@ -234,7 +241,7 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
             "caServer": edge.acme_ca_server,
             # Traefik creates this file 0600 and refuses to start if it is more open; it lives
             # on a volume that belongs to this one Traefik instance.
-            "storage": acme_storage(platform),
+            "storage": acme_storage_path or acme_storage(platform),
             **challenge,
         }}}
     return config

@@ -1,5 +1,5 @@
 """Admin routes (Traefik's dashboard, Grafana, Prometheus, Alertmanager): the allowlist first,
-then basic auth, for every admin router the edge generates."""
+the limits, then basic auth, for every admin router the edge generates."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ def _admin_routes(edge: h.Edge) -> list[tuple[traefik.Router, str, str]]:
     for r in traefik.routers(edge.platform):
         if traefik.MW_ADMIN_AUTH not in r.middlewares:
             continue
-        assert r.middlewares[0] == traefik.MW_ADMIN_ALLOW, r
+        # allowlist before anything that answers; the limits before the password check
+        chain = list(r.middlewares)
+        assert chain.index(traefik.MW_ADMIN_ALLOW) == 1, r  # after the response headers
+        assert chain.index(traefik.MW_RATE) < chain.index(traefik.MW_ADMIN_AUTH), r
         route, health = r.service.route, r.service.health
         assert route is not None
         path = ("/api/overview" if r.internal
@@ -36,6 +39,9 @@ def test_admin_routes_require_credentials(dev_edge: h.Edge) -> None:
         where = f"{edge.name}: router '{r.name}' (https://{host}{path})"
         anonymous = edge.request("GET", host, path)
         assert anonymous.status == 401, f"{where}: {anonymous.status} without credentials"
+        # the refusal carries the security headers too
+        assert anonymous.header("Strict-Transport-Security"), where
+        assert anonymous.header("X-Content-Type-Options") == "nosniff", where
         assert (anonymous.header("WWW-Authenticate") or "").startswith("Basic "), where
         wrong = edge.request("GET", host, path, headers=edge.basic_auth("not-the-password"))
         assert wrong.status == 401, f"{where}: {wrong.status} with a wrong password"

@@ -68,7 +68,7 @@ def test_api_not_insecure_and_dashboard_behind_router(static, dynamic):
     assert router["service"] == "api@internal"
     assert router["entryPoints"] == ["websecure"]
     assert "tls" in router
-    assert router["middlewares"][:2] == ["admin-allowlist", "admin-auth"]
+    _admin_chain(router["middlewares"])
 
 
 def test_json_access_log_without_request_headers(static):
@@ -302,7 +302,17 @@ def test_login_routes_get_the_login_limit(dynamic, dev_platform):
 def test_admin_routers_behind_allowlist_and_auth(dynamic, name):
     router = dynamic["http"]["routers"].get(name)
     assert router is not None, f"no admin router for {name}"
-    assert router["middlewares"][:2] == ["admin-allowlist", "admin-auth"], name
+    _admin_chain(router["middlewares"], name)
+
+
+def _admin_chain(chain, name=""):
+    """Headers on every answer; the allowlist before everything else; the limits before
+    basic auth (password guessing is throttled); auth last."""
+    assert chain[0] == "security-headers", name
+    assert chain[1] == "admin-allowlist", name
+    assert chain.index("rate-limit") < chain.index("admin-auth"), name
+    assert chain.index("inflight-limit") < chain.index("admin-auth"), name
+    assert chain[-1] == "admin-auth", name
 
 
 def test_no_router_for_internal_services(dynamic, dev_platform):
