@@ -12,6 +12,8 @@ PACKAGES=(
   lynis
   # the edge probes name TLS suites as OpenSSL does (`openssl ciphers -stdname`)
   openssl
+  # independent TLS audit of the lab edge (tests/hosts/traefik/test_tls_audit.py)
+  testssl.sh
 )
 
 if [[ $(id -u) -ne 0 ]]; then

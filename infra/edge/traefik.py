@@ -182,7 +182,7 @@ def static_config(platform: Platform, *, ports: tuple[int, int] = (WEB_PORT, WEB
     `internal_port` moves the metrics/ping entry point off the catalog's metrics port: the
     probe tests (tests/edge) run this configuration on loopback, on free ports.
     `internal_host` binds the metrics/ping entry point alone to another address (a bare host's
-    admin address, infra/edge/render.py) and `acme_storage_path` puts the ACME store where
+    admin address, infra/cli/edge_config.py) and `acme_storage_path` puts the ACME store where
     that host keeps it instead of on the container's volume."""
     edge = platform.edge
     proxy = edge_service(platform)
