@@ -88,11 +88,16 @@ RULES: tuple[Rule, ...] = (
     Rule("ssh", 22, "all", (CONTROLLER,), port_var="ssh_hardening_port"),
     Rule("postgresql", 5432, "db", ("app",), port_var="postgresql_port"),
     Rule("node-exporter", 9100, "all", ("monitoring",), port_var="node_exporter_port"),
-    Rule("http", 80, "edge", (ANY,), listens=False),  # no edge proxy runs on the lab hosts
-    Rule("https", 443, "edge", (ANY,), listens=False),
-    Rule("prometheus", 9090, "monitoring", (CONTROLLER,), port_var="prometheus_port"),
-    Rule("alertmanager", 9093, "monitoring", (CONTROLLER,),
+    # Traefik on the edge hosts (role: traefik) serves the platform's routes to everyone ...
+    Rule("http", 80, "edge", (ANY,)),
+    Rule("https", 443, "edge", (ANY,)),
+    # ... and reaches what it routes to: the admin UIs on the monitoring hosts (beside the
+    # controller, the admin workstation) and the lab's stand-ins on the app hosts.
+    Rule("prometheus", 9090, "monitoring", (CONTROLLER, "edge"), port_var="prometheus_port"),
+    Rule("alertmanager", 9093, "monitoring", (CONTROLLER, "edge"),
          port_var="prometheus_alertmanager_port"),
+    Rule("gateway-standin", 4000, "app", ("edge",)),
+    Rule("grafana-standin", 3000, "app", ("edge",)),
     Rule("openbao", 8200, "secrets", (CONTROLLER, "app"), port_var="openbao_port"),
 )
 

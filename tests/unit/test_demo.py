@@ -352,7 +352,8 @@ def test_the_inventory_groups_resolve_their_children(inventory: Inventory) -> No
     ("postgresql", {("app1", "db1")}),
     ("node-exporter", {("mon1", t) for t in HOSTS if t != "mon1"}),
     ("https", {(s, "edge1") for s in [CONTROLLER, *HOSTS] if s != "edge1"}),
-    ("prometheus", {(CONTROLLER, "mon1")}),
+    ("prometheus", {(CONTROLLER, "mon1"), ("edge1", "mon1")}),  # Traefik routes to it
+    ("gateway-standin", {("edge1", "app1")}),
     ("openbao", {(CONTROLLER, "mon1"), ("app1", "mon1")}),
 ])
 def test_expectations_follow_the_groups(
@@ -375,7 +376,7 @@ def test_the_plan_skips_self_probes_and_expects_ssh_from_the_controller_only(
     assert {v for k, v in ssh.items() if k[0] != CONTROLLER} == {Expect.BLOCKED}
     assert len(ssh) == 4 + 4 * 3
     https = [p for p in probes if p.service == "https" and p.target == "edge1"]
-    assert {p.expect for p in https} == {Expect.ADMITTED}  # nothing has to listen there
+    assert {p.expect for p in https} == {Expect.OPEN}  # Traefik listens there (role: traefik)
 
 
 def test_the_inventory_moves_a_port_only_with_a_literal_value(inventory: Inventory) -> None:
