@@ -55,52 +55,54 @@ def run(stack: Stack, secrets: provider.SecretsProvider | None = None) -> Any:
     # backup job, PostgreSQL's WAL archiving and the Kubernetes operator's backups.
     backup_policy = backups.load_policy()
     target = TARGETS[stack.target]
-    target.check(stack, platform)  # refusals that need no secret, before Vault is read
+    # What the target needs besides secrets, made once; its refusals come before Vault is read.
+    prepared = target.prepare(stack, platform, backup_policy)
     if secrets is None:
         secrets = provider.for_stack(platform, stack.name, stack.secrets)
-    return target.deploy(stack, platform, secrets, backup_policy)
+    return target.deploy(platform, secrets, prepared)
 
 
 class _Docker:
     @staticmethod
-    def check(stack: Stack, platform: Platform) -> None:
-        pass
-
-    @staticmethod
-    def deploy(stack: Stack, platform: Platform, secrets: provider.SecretsProvider,
-               backup_policy: backups.BackupPolicy) -> Any:
+    def prepare(stack: Stack, platform: Platform,
+                backup_policy: backups.BackupPolicy) -> dict[str, Any]:
         # Prometheus, Alertmanager and Grafana configuration generated from the same model.
         config_files = observability.container_files(
             observability.build_files(platform, stack.observability))
         for service, files in backups.container_files(platform, backup_policy).items():
             config_files[service] = {**config_files.get(service, {}), **files}
-        return docker.deploy(
-            platform,
-            secrets,
-            config_files=config_files,
-            secret_files={"alertmanager": observability.secret_files(stack.observability)},
-            command_arguments=backups.command_arguments(platform, backup_policy),
-        )
+        return {
+            "config_files": config_files,
+            "secret_files": {"alertmanager": observability.secret_files(stack.observability)},
+            "command_arguments": backups.command_arguments(platform, backup_policy),
+        }
+
+    @staticmethod
+    def deploy(platform: Platform, secrets: provider.SecretsProvider,
+               prepared: dict[str, Any]) -> Any:
+        return docker.deploy(platform, secrets, **prepared)
 
 
 class _Kubernetes:
     @staticmethod
-    def check(stack: Stack, platform: Platform) -> None:
+    def prepare(stack: Stack, platform: Platform,
+                backup_policy: backups.BackupPolicy) -> tuple[Any, Any]:
+        # Imported here: a Docker stack never loads pulumi-kubernetes.
         from infra.targets.kubernetes import platform as cluster
 
         try:
-            cluster.plan(platform, _kubernetes_inputs(stack, platform, backups.load_policy()))
+            inputs = _kubernetes_inputs(stack, platform, backup_policy)
+            return inputs, cluster.plan(platform, inputs)
         except ValidationError as exc:
             raise stack.located(exc) from None
 
     @staticmethod
-    def deploy(stack: Stack, platform: Platform, secrets: provider.SecretsProvider,
-               backup_policy: backups.BackupPolicy) -> Any:
-        # Imported here: a Docker stack never loads pulumi-kubernetes.
+    def deploy(platform: Platform, secrets: provider.SecretsProvider,
+               prepared: tuple[Any, Any]) -> Any:
         from infra.targets.kubernetes import platform as cluster
 
-        return cluster.deploy(platform, secrets,
-                              _kubernetes_inputs(stack, platform, backup_policy))
+        inputs, plan = prepared
+        return cluster.deploy(platform, secrets, inputs, plan)
 
 
 def _kubernetes_inputs(stack: Stack, platform: Platform,

@@ -87,6 +87,10 @@ class Plan:
     peers: dict[str, net.Peer]
     edges: list[net.Edge]
     externals: list[net.External]
+    namespaces: list[str] = field(default_factory=list)  # those the deployed services use
+
+    def __post_init__(self) -> None:
+        self.namespaces = sorted({self.namespace[s] for s in self.deployed})
 
 
 def _fail(platform: Platform, svc: str, field_: str, message: str) -> ValidationError:
@@ -211,7 +215,7 @@ def quotas(platform: Platform, p: Plan, inputs: KubernetesInputs) -> list[tuple[
     pod at its ceiling, one surge pod (a rollout) and the operators' sidecars."""
     out: list[tuple[str, str, dict]] = []
     storage_gi = _gibibytes(inputs.settings.storage_size)
-    for ns in sorted(set(p.namespace[s] for s in p.deployed)):
+    for ns in p.namespaces:
         members = [s for s in p.deployed.values() if p.namespace[s.name] == ns]
         req_cpu = req_mem = lim_cpu = lim_mem = 0.0
         pods = claims = 0
@@ -274,16 +278,16 @@ class KubernetesPlatform(pulumi.ComponentResource):
     """The whole platform on one cluster."""
 
     def __init__(self, name: str, platform: Platform, secrets: SecretsProvider,
-                 inputs: KubernetesInputs, opts: pulumi.ResourceOptions | None = None) -> None:
+                 inputs: KubernetesInputs, p: Plan,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rampart:kubernetes:Platform", name, None, opts)
-        p = plan(platform, inputs)
         settings = inputs.settings
         provider = k8s.Provider(f"{name}-cluster", context=settings.context,
                                 kubeconfig=settings.kubeconfig,
                                 enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self))
         declare = Declarer(pulumi.ResourceOptions(parent=self, provider=provider))
-        objs = self.objects(platform, secrets, inputs, p)
+        objs = objects(platform, secrets, inputs, p)
         by_name: dict[tuple[str, str | None, str], pulumi.Resource] = {}
         for api, kind, body in objs:
             after = [by_name[k] for k in _after(kind, body, by_name)]
@@ -292,10 +296,6 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self.counts = dict(sorted(declare.count.items()))
         self.register_outputs({"objects": self.counts})
 
-    @staticmethod
-    def objects(platform: Platform, secrets: SecretsProvider, inputs: KubernetesInputs,
-                p: Plan) -> list[tuple[str, str, dict[str, Any]]]:
-        return objects(platform, secrets, inputs, p)
 
 
 def _after(kind: str, body: Mapping[str, Any],
@@ -318,7 +318,7 @@ def objects(platform: Platform, secrets: SecretsProvider, inputs: KubernetesInpu
     """Every object, as (apiVersion, kind, body), namespaces first."""
     settings = inputs.settings
     out: list[tuple[str, str, dict[str, Any]]] = []
-    namespaces = sorted({p.namespace[s] for s in p.deployed})
+    namespaces = p.namespaces
     for ns in namespaces:
         out.append(("v1", "Namespace", {"metadata": metadata(ns, None, {
             **labels(platform),
@@ -408,7 +408,7 @@ def _service_objects(platform: Platform, secrets: SecretsProvider, inputs: Kuber
                                   {path: wl.key_of(path) for path in files}))
     config = dict(inputs.config_files.get(svc.name, {}))
     watched = edge_.routed_namespaces(platform, lambda s: p.namespace[s.name]) if is_proxy \
-        else sorted(set(p.namespace[s] for s in p.deployed))
+        else p.namespaces
     if is_proxy:
         config = {edge_.STATIC_FILE: edge_.static_config(platform, settings.ingress_class,
                                                          watched)}
@@ -542,9 +542,10 @@ def _database(platform: Platform, secrets: SecretsProvider, inputs: KubernetesIn
     return out
 
 
-def deploy(platform: Platform, secrets: SecretsProvider,
-           inputs: KubernetesInputs) -> KubernetesPlatform:
-    """Entry point used by infra.program when the stack's target is `kubernetes`."""
-    return KubernetesPlatform(platform.name, platform, secrets, inputs)
+def deploy(platform: Platform, secrets: SecretsProvider, inputs: KubernetesInputs,
+           p: Plan) -> KubernetesPlatform:
+    """Entry point used by infra.program when the stack's target is `kubernetes`: `p` is the
+    `plan` of the same inputs, made (and its refusals raised) before Vault was read."""
+    return KubernetesPlatform(platform.name, platform, secrets, inputs, p)
 
 
