@@ -21,6 +21,7 @@ REQUESTS = "http_requests_total"
 DURATION_BUCKETS = "http_request_duration_seconds_bucket"
 ERROR_CODES = 'code=~"5.."'  # server-side failures; 4xx are the client's doing
 RED_WINDOW = "5m"
+EDGE_JOB = "traefik"  # the scrape job of Traefik's metrics entry point (prometheus.py)
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 # Multi-window, multi-burn-rate SLO alerts (Google SRE workbook, ch. 5, table 5-8).
@@ -163,7 +164,7 @@ def service_alerts(settings: Settings) -> RuleFile:
         AlertRule(
             "ServiceHighErrorRate",
             f"service:http_request_errors:ratio_rate{RED_WINDOW} > {num(t.error_ratio_critical)}",
-            "5m",
+            format_duration(t.error_rate_for),
             "critical",
             "{{ $labels.service }} fails {{ $value | humanizePercentage }} of requests",
             "More than " + pct(t.error_ratio_critical) + " of {{ $labels.service }}'s HTTP "
@@ -173,11 +174,11 @@ def service_alerts(settings: Settings) -> RuleFile:
             "ServiceHighLatency",
             f"service:http_request_duration_seconds:p99_rate{RED_WINDOW} > "
             f"{num(t.latency_p99_warning_seconds)}",
-            "10m",
+            format_duration(t.latency_for),
             "warning",
             "{{ $labels.service }} p99 latency is {{ $value | humanizeDuration }}",
             "The 99th percentile of {{ $labels.service }}'s request duration has been above "
-            f"{num(t.latency_p99_warning_seconds)} s for 10 minutes.",
+            f"{num(t.latency_p99_warning_seconds)} s for {format_duration(t.latency_for)}.",
         ),
         AlertRule(
             "ServiceAvailabilityLow",
@@ -368,9 +369,40 @@ def data_alerts(platform: Platform, settings: Settings,
 
 # ------------------------------------------------------------------------------- edge
 def edge_alerts(settings: Settings) -> RuleFile:
+    """Traefik's own series (its metrics entry point, job `traefik`): what clients meet at
+    the edge, whatever the upstream reports. Traefik's `service` label (the routed service,
+    e.g. `api-gateway@file`) arrives as `exported_service`: the scrape job sets `service`."""
     t = settings.thresholds
     days = num(t.certificate_min_validity / 86400)
+    by = "exported_service"
+    requests = f"traefik_service_requests_total{{job=\"{EDGE_JOB}\"}}"
+    errors = f"traefik_service_requests_total{{job=\"{EDGE_JOB}\",{ERROR_CODES}}}"
+    buckets = f"traefik_service_request_duration_seconds_bucket{{job=\"{EDGE_JOB}\"}}"
     rules = (
+        AlertRule(
+            "EdgeHighErrorRate",
+            f"sum by ({by}) (rate({errors}[{RED_WINDOW}])) / "
+            f"sum by ({by}) (rate({requests}[{RED_WINDOW}])) > {num(t.error_ratio_critical)}",
+            format_duration(t.error_rate_for),
+            "critical",
+            "The edge answers {{ $value | humanizePercentage }} 5xx for "
+            "{{ $labels.exported_service }}",
+            "More than " + pct(t.error_ratio_critical) + " of the requests Traefik routed to "
+            "{{ $labels.exported_service }} answered 5xx over the last 5 minutes (502/504: the "
+            "upstream is down or too slow; clients see these errors).",
+        ),
+        AlertRule(
+            "EdgeHighLatency",
+            f"histogram_quantile(0.99, sum by ({by}, le) (rate({buckets}[{RED_WINDOW}]))) > "
+            f"{num(t.latency_p99_warning_seconds)}",
+            format_duration(t.latency_for),
+            "warning",
+            "Edge p99 latency for {{ $labels.exported_service }} is "
+            "{{ $value | humanizeDuration }}",
+            "The 99th percentile of the request duration Traefik measured for "
+            "{{ $labels.exported_service }} has been above "
+            f"{num(t.latency_p99_warning_seconds)} s for {format_duration(t.latency_for)}.",
+        ),
         AlertRule(
             "CertificateExpiringSoon",
             f"traefik_tls_certs_not_after - time() < {t.certificate_min_validity}",

@@ -37,6 +37,8 @@ DEFAULT_THRESHOLDS: dict[str, Any] = {
     "disk_critical": 0.85,
     # Reachability and certificates
     "target_down_for": "2m",  # scrape failing this long = down (4 missed 30 s scrapes)
+    "error_rate_for": "5m",  # the 5xx ratio above error_ratio_critical this long pages
+    "latency_for": "10m",  # p99 above latency_p99_warning_seconds this long warns
     "certificate_min_validity": "14d",  # warn while there is still time to renew by hand
     # Backups (DESIGN §1: full backup every 6 h with one retry, RPO goal <= 15 min)
     "backup_max_age": "7h",  # one 6 h interval + 1 h for the retry and verification
@@ -64,6 +66,8 @@ DURATION_KEYS = frozenset(
     {
         "availability_window",
         "target_down_for",
+        "error_rate_for",
+        "latency_for",
         "certificate_min_validity",
         "backup_max_age",
         "wal_archive_max_lag",
@@ -161,6 +165,8 @@ class Thresholds:
     disk_warning: float
     disk_critical: float
     target_down_for: int
+    error_rate_for: int
+    latency_for: int
     certificate_min_validity: int
     backup_max_age: int
     wal_archive_max_lag: int

@@ -126,6 +126,31 @@ DISK_LABELS = dict(NODE, device="/dev/sda1", fstype="ext4", mountpoint="/")
 BACKUP = dict(NODE, backup="postgres")
 WAL = dict(NODE, stanza="main")
 CERT = dict(TRAEFIK, cn="erp.example.com", sans="erp.example.com", serial="1")
+# Traefik's own `service` label arrives renamed: the scrape job's relabelling sets `service`.
+ROUTED = dict(TRAEFIK, exported_service="api-gateway@file")
+
+
+def _edge(errors: float, ok: float, n: int = 30) -> dict[str, str]:
+    """Traefik's per-service counters: `errors` 502s and `ok` non-5xx (a tenth 429s, the
+    client's doing) per minute."""
+    name = "traefik_service_requests_total"
+    return {
+        s(name, **ROUTED, code="502", method="GET", protocol="http"): f"0+{errors}x{n}",
+        s(name, **ROUTED, code="200", method="GET", protocol="http"): f"0+{ok * 0.9:g}x{n}",
+        s(name, **ROUTED, code="429", method="GET", protocol="http"): f"0+{ok * 0.1:g}x{n}",
+    }
+
+
+def _edge_buckets(le_one: int, n: int = 30) -> dict[str, str]:
+    """1000 requests per minute through the edge (Traefik's default buckets above 0.1 s);
+    980 within 0.3 s, `le_one` within 1.2 s."""
+    counts = {"0.3": 980, "1.2": le_one, "5": 1000, "+Inf": 1000}
+    name = "traefik_service_request_duration_seconds_bucket"
+    return {s(name, **ROUTED, code="200", method="GET", protocol="http", le=le): f"0+{c}x{n}"
+            for le, c in counts.items()}
+
+
+EDGE_SVC = {"exported_service": "api-gateway@file"}
 DAY = 86400
 
 
@@ -329,6 +354,30 @@ CASES: tuple[Case, ...] = (
         fire_at="10m",
         not_yet="4m",
         expect=_sev(WAL, "critical"),
+    ),
+    Case(
+        "EdgeHighErrorRate",
+        "edge",
+        "6 % 502 vs 5 %",
+        fire=_edge(6, 94),
+        below=_edge(4.9, 95.1),
+        fire_at="10m",
+        not_yet="4m",
+        expect=_sev(EDGE_SVC, "critical"),
+        extra_rule_files=(),
+    ),
+    Case(
+        "EdgeHighLatency",
+        "edge",
+        # The 990th request: 985 within 1.2 s puts it at 1.2 + 5/15 x 3.8 = 2.47 s;
+        # all 1000 within 1.2 s at 0.3 + 10/20 x 0.9 = 0.75 s.
+        "p99 2.47 s vs 0.75 s",
+        fire=_edge_buckets(985),
+        below=_edge_buckets(999),
+        fire_at="15m",
+        not_yet="9m",
+        expect=_sev(EDGE_SVC, "warning"),
+        extra_rule_files=(),
     ),
     Case(
         "CertificateExpiringSoon",
