@@ -91,6 +91,8 @@ RULES: tuple[Rule, ...] = (
     # Traefik on the edge hosts (role: traefik) serves the platform's routes to everyone ...
     Rule("http", 80, "edge", (ANY,)),
     Rule("https", 443, "edge", (ANY,)),
+    # Its internal entry point (metrics, ping) only to the monitoring host's Prometheus.
+    Rule("traefik-metrics", 8082, "edge", ("monitoring",)),
     # ... and reaches what it routes to: the admin UIs on the monitoring hosts (beside the
     # controller, the admin workstation) and the lab's stand-ins on the app hosts.
     Rule("prometheus", 9090, "monitoring", (CONTROLLER, "edge"), port_var="prometheus_port"),

@@ -43,7 +43,8 @@ def scrape_targets(platform: Platform, settings: Settings) -> list[ScrapeTarget]
     if not settings.scrape_services:
         # Bare hosts: catalog services are not reachable by name there, and a job per
         # service would only add targets that are always down.
-        return targets + _node_targets(settings)
+        edge = [ScrapeTarget("traefik", "traefik", "platform", settings.edge_targets)]
+        return targets + (edge if settings.edge_targets else []) + _node_targets(settings)
     names = {s.name for s in platform.services}
     for svc in sorted(platform.services, key=lambda s: s.name):
         if svc.name in ("prometheus", "alertmanager"):

@@ -247,6 +247,9 @@ class Settings:
         "10.77.0.13:9100",
         "10.77.0.14:9100",
     )
+    # Traefik's metrics entry points on bare edge hosts (host:port), scraped as job traefik
+    # when scrape_services is false (the Docker target reaches it at traefik_metrics_address).
+    edge_targets: tuple[str, ...] = ()
     runbook_base_url: str = field(default_factory=lambda: f"{source_url()}/runbooks")
     scrape_interval: int = 30
     evaluation_interval: int = 30
@@ -281,6 +284,7 @@ _SIMPLE_STR = (
 )
 _KNOWN = set(_SIMPLE_STR) | {
     "node_targets",
+    "edge_targets",
     "scrape_interval",
     "evaluation_interval",
     "scrape_services",
@@ -288,6 +292,14 @@ _KNOWN = set(_SIMPLE_STR) | {
     "receivers",
     "routes",
 }
+def _targets(name: str, targets: Any) -> tuple[str, ...]:
+    if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
+        raise ConfigError(name, "expected a list of host:port")
+    for index, t in enumerate(targets):
+        _host_port(f"{name}[{index}]", t)
+    return tuple(targets)
+
+
 _HOSTPORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -404,13 +416,9 @@ def load_settings(
     ):
         if key in kwargs:
             _host_port(f"observability.{camel(key)}", kwargs[key])
-    if "node_targets" in raw:
-        targets = raw["node_targets"]
-        if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
-            raise ConfigError("observability.nodeTargets", "expected a list of host:port")
-        for index, t in enumerate(targets):
-            _host_port(f"observability.nodeTargets[{index}]", t)
-        kwargs["node_targets"] = tuple(targets)
+    for key in ("node_targets", "edge_targets"):
+        if key in raw:
+            kwargs[key] = _targets(f"observability.{camel(key)}", raw[key])
     for key in ("scrape_interval", "evaluation_interval"):
         if key in raw:
             kwargs[key] = parse_duration(f"observability.{camel(key)}", raw[key])

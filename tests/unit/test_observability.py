@@ -18,7 +18,7 @@ from infra.observability import alert_names, build_files, load_settings, rule_fi
 from infra.observability.alertmanager import secret_files
 from infra.observability.grafana import DATASOURCE_UID, dashboard_queries
 from infra.observability.prometheus import scrape_targets
-from infra.observability.rules import AlertRule, runbook_url
+from infra.observability.rules import AlertRule, edge_alerts, runbook_url
 
 pytestmark = pytest.mark.unit
 
@@ -240,6 +240,17 @@ def test_bare_host_settings_scrape_only_prometheus_alertmanager_and_nodes() -> N
         "alertmanager": ("10.77.0.14:9093",),
         "node": s.node_targets,
     }, f"bare-host jobs: {sorted(by_job)}"
+
+
+def test_bare_host_settings_scrape_the_edge_hosts_traefik_when_named() -> None:
+    # The role names the edge group's metrics entry points; the edge alerts need job traefik.
+    s = load_settings(None, {"scrapeServices": False, "edgeTargets": ["10.77.0.11:8082"]})
+    traefik = [t for t in scrape_targets(CATALOG, s) if t.job == "traefik"]
+    assert [(t.addresses, t.service, t.tier) for t in traefik] == [
+        (("10.77.0.11:8082",), "traefik", "platform")]
+    edge_jobs = {job for r in edge_alerts(s).alerts()
+                 for job in re.findall(r'job="([^"]+)"', r.expr)}
+    assert edge_jobs == {"traefik"}, f"the edge alerts read jobs {edge_jobs}, not the scraped one"
 
 
 def test_alertmanager_is_wired_and_scraped() -> None:

@@ -71,6 +71,9 @@ SLACK = {"name": "chat", "slack": {"channel": "#erp", "secret": "SLACK_WEBHOOK_U
 BAD_OBSERVABILITY = [
     ({"runbookUrl": "x"}, "rampart:observability.runbookUrl", "unknown key"),
     ({"nodeTargets": ["10.77.0.11"]}, "rampart:observability.nodeTargets[0]", "host:port"),
+    ({"edgeTargets": ["10.77.0.11:8082", "edge"]}, "rampart:observability.edgeTargets[1]",
+     "host:port"),
+    ({"edgeTargets": "10.77.0.11:8082"}, "rampart:observability.edgeTargets", "list"),
     ({"scrapeInterval": "-30s"}, "rampart:observability.scrapeInterval", "positive"),
     ({"scrapeServices": "no"}, "rampart:observability.scrapeServices", "true or false"),
     ({"prometheusAddress": "10.77.0.14"}, "rampart:observability.prometheusAddress", "host:port"),
