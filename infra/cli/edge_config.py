@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,13 +130,26 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def lab_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The lab CA (ca.crt, ca.key 0600 in `ca_dir`), made on first use."""
+def _constrained_to(cert: x509.Certificate, domain: str) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return [n.value for n in ext.permitted_subtrees or ()] == [domain]
+
+
+def lab_ca(ca_dir: Path, domain: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The lab CA (ca.crt, ca.key 0600 in `ca_dir`), made on first use. Name-constrained
+    (critical) to `domain` and its subdomains: a client that trusts it to reach the lab edge
+    trusts it for nothing else, should its key leak. A CA without that constraint (or for
+    another domain) is replaced."""
     cert_path, key_path = ca_dir / "ca.crt", ca_dir / "ca.key"
     if cert_path.exists() and key_path.exists():
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if _constrained_to(cert, domain):
+            return cert, key
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rampart lab edge CA")])
     now = dt.datetime.now(dt.UTC)
@@ -143,6 +157,8 @@ def lab_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + CA_VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.NameConstraints(permitted_subtrees=[x509.DNSName(domain)],
+                                                excluded_subtrees=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
                                          key_encipherment=False, data_encipherment=False,
                                          key_agreement=False, key_cert_sign=True,
@@ -173,8 +189,8 @@ def _leaf_current(cert_path: Path, key_path: Path, ca: x509.Certificate,
 def lab_certificate(platform: Platform, ca_dir: Path, out: Path) -> None:
     """`out/certs/edge.crt` (leaf + CA) and `edge.key` for the domain and its subdomains, as
     the stack's self-signed certificate covers them, issued by the lab CA."""
-    ca, ca_key = lab_ca(ca_dir)
     domain = platform.edge.domain
+    ca, ca_key = lab_ca(ca_dir, domain)
     names = [domain, f"*.{domain}"]
     cert_path, key_path = out / "certs" / "edge.crt", out / "certs" / "edge.key"
     if _leaf_current(cert_path, key_path, ca, names):
@@ -195,6 +211,22 @@ def lab_certificate(platform: Platform, ca_dir: Path, out: Path) -> None:
     _write(key_path, _pem_key(key), 0o600)
     _write(cert_path, leaf.public_bytes(serialization.Encoding.PEM)
            + ca.public_bytes(serialization.Encoding.PEM))
+
+
+_HTPASSWD_LINE = re.compile(r"^[A-Za-z0-9._-]{1,64}:(\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"
+                            r"|\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22})$")
+
+
+def users_entry(htpasswd_file: Path, out: Path) -> None:
+    """`out/users` from one stored `user:hash` htpasswd entry (the catalog's
+    TRAEFIK_DASHBOARD_HTPASSWD, as `rampart secrets bootstrap` writes it): copied, never
+    re-hashed, so a rotation in Vault reaches the edge on the next run."""
+    lines = htpasswd_file.read_text().strip().splitlines()
+    if len(lines) != 1 or not _HTPASSWD_LINE.match(lines[0].strip()):
+        # Never the content: it is a credential.
+        raise RenderError(f"{htpasswd_file}: expected one `user:hash` htpasswd line "
+                          "(bcrypt $2b$ or apr1)")
+    _write(out / "users", lines[0].strip() + "\n", 0o600)
 
 
 def users_file(password_file: Path, out: Path) -> None:
@@ -224,8 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="replaces the stack's admin allowlist (repeatable)")
     parser.add_argument("--ca-dir", type=Path,
                         help="lab CA directory (self-signed stacks): made on first use")
-    parser.add_argument("--admin-password-file", type=Path,
-                        help="write OUT/users (htpasswd) for user 'admin' with this password")
+    users = parser.add_mutually_exclusive_group()
+    users.add_argument("--admin-password-file", type=Path,
+                       help="write OUT/users (htpasswd) for user 'admin' with this password")
+    users.add_argument("--admin-htpasswd-file", type=Path,
+                       help="write OUT/users from this one `user:hash` htpasswd entry")
     args = parser.parse_args(argv)
     try:
         ipaddress.ip_address(args.admin_address)
@@ -238,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lab_certificate(platform, args.ca_dir, args.out)
         if args.admin_password_file is not None:
             users_file(args.admin_password_file, args.out)
+        if args.admin_htpasswd_file is not None:
+            users_entry(args.admin_htpasswd_file, args.out)
     except (RenderError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,16 +23,25 @@ CASES = {
         "firewall_services[0] (pg).port",
     ),
     "wrong-type": ({"ssh_hardening_port": "twenty-two"}, "ssh_hardening_port"),
+    # Edge hosts (run against edge1): the traefik role's values, before any host changes.
+    "edge-no-checksum": ({"traefik_sha256": ""}, "traefik_sha256"),
+    "edge-short-checksum": ({"traefik_sha256": "ab" * 16}, "traefik_sha256"),
+    "edge-no-upstreams": ({"traefik_upstreams": {}}, "traefik_upstreams"),
+    "edge-wrong-type": ({"traefik_admin_allowlist": "10.0.0.0/8"}, "traefik_admin_allowlist"),
 }
+EDGE_CASES = {name for name in CASES if name.startswith("edge-")}
 
 
 @pytest.mark.parametrize(("extra", "variable"), CASES.values(), ids=CASES.keys())
-def test_bad_inventory_fails_before_any_change(lab: LabConfig, extra: dict, variable: str) -> None:
-    run = run_playbook("playbooks/site.yml", "--limit", "db1", "-e", json.dumps(extra))
+def test_bad_inventory_fails_before_any_change(lab: LabConfig, extra: dict, variable: str,
+                                               request: pytest.FixtureRequest) -> None:
+    host = "edge1" if request.node.callspec.id in EDGE_CASES else "db1"
+    run = run_playbook("playbooks/site.yml", "--limit", host, "-e", json.dumps(extra))
     assert run.returncode != 0, f"site.yml accepted {extra}"
     assert variable in run.stdout, f"failure does not name {variable}: {run.failure_summary()}"
     started = [line for line in run.stdout.splitlines()
                if line.startswith("TASK [") and "Gathering Facts" not in line
-               and not line.startswith(("TASK [Every role's variables", "TASK [Admin keys"))]
+               and not line.startswith(("TASK [Every role's variables", "TASK [Admin keys",
+                                        "TASK [Edge hosts name"))]
     assert not started, f"tasks ran after a failed preflight: {started[:3]}"
     assert all(c.get("changed", 0) == 0 for c in run.recap.values()), f"changes: {run.recap}"
