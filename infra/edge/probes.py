@@ -2,7 +2,8 @@
 expects and what the edge answered (issue 15, item 6; `make demo` prints it for edge1).
 
     python -m infra.edge.probes --stack dev --address 10.77.0.11 --ca CA.crt \
-        [--password-file F] [--expect-internal-closed] [--json OUT]
+        [--password-file F] [--admin-user U] [--expect-internal-closed | --internal-port N]
+        [--https-port N] [--http-port N] [--json OUT]
 
 Every probe is one client action over the network (HTTP, a TLS handshake, a TCP connect) to
 the edge at --address, with SNI and Host taken from the stack's routes and the certificate
@@ -296,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--admin-user", default=ADMIN_USER)
     parser.add_argument("--internal-port", type=int,
                         help="probe that this port (metrics, ping) is closed to this client")
+    parser.add_argument("--expect-internal-closed", action="store_true",
+                        help="the same for the stack's Traefik metrics port")
     parser.add_argument("--json", type=Path, help="write the probes as JSON here")
     args = parser.parse_args(argv)
     from rich.console import Console
@@ -311,10 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if args.password_file is not None else None)
         if not args.ca.is_file():
             raise ValueError(f"{args.ca}: no such CA file")
+        internal = (traefik.metrics_port(platform) if args.expect_internal_closed
+                    else args.internal_port)
         target = Target(args.address, args.ca, args.https_port, args.http_port, password,
-                        args.admin_user, args.internal_port)
+                        args.admin_user, internal)
         socket.inet_aton(args.address)
-    except (ValueError, OSError, ValidationError) as exc:
+    except (ValueError, OSError, ValidationError, traefik.EdgeConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     probes = run(platform, target)

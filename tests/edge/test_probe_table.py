@@ -5,9 +5,11 @@ does not do what the model says, and the command line's exits."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,26 @@ def test_command_line_exit_codes(tmp_path: pytest.TempPathFactory, dev_edge: h.E
                                  check=False)
         assert refused.returncode == 2, (bad, refused.stderr)
         assert refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
+
+
+def test_the_demo_edge_load_step_runs_and_prints_the_figure(tmp_path: Path) -> None:
+    """`make demo`'s "edge load" step as the demo runs it (a short benchmarks/edge_load.py run
+    at 1,000 req/s), and the line it prints from the benchmark's JSON."""
+    from rich.console import Console
+
+    from infra import demo
+    from infra.lab import default_lab
+
+    root = Path(__file__).resolve().parents[2]
+    console = Console(file=io.StringIO(), width=200)
+    step = next(s for s in demo.demo_steps(console, tmp_path / "out", root, default_lab())
+                if s.name == "edge load")
+    (tmp_path / "out").mkdir()
+    run = subprocess.run(step.argv, cwd=root, capture_output=True, text=True, timeout=180,
+                         check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert step.show is not None
+    step.show()
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "req/s through the edge" in shown and "p99" in shown, shown
+    assert "rate limiter allowed" in shown, shown

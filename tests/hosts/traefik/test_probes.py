@@ -14,6 +14,7 @@ from .support import (
     INSIDE,
     INTERNAL_PORT,
     OUTSIDE,
+    REPO,
     admin_password,
     basic_auth,
     handshake,
@@ -122,6 +123,38 @@ def test_internal_entry_point_is_not_reachable_from_other_hosts(
     """The firewall admits 80/443 only; metrics and ping stay on the host."""
     probe = ("import socket,sys\n"
              "s=socket.socket(); s.settimeout(3)\n"
-             "sys.exit(s.connect_ex((sys.argv[1], int(sys.argv[2]))))")
-    result = outside.run(f"python3 -c '{probe}' {edge_address} {INTERNAL_PORT}")
-    assert result.rc != 0, f"{OUTSIDE} connected to {edge_address}:{INTERNAL_PORT}"
+             "try:\n"
+             "    s.connect((sys.argv[1], int(sys.argv[2]))); print('connected')\n"
+             "except TimeoutError: print('filtered')\n"
+             "except ConnectionRefusedError: print('refused')")
+    result = outside.run(f"python3 -c \"{probe}\" {edge_address} {INTERNAL_PORT}")
+    # A crashed probe prints none of these: it must not pass for a closed port.
+    assert result.rc == 0 and result.stdout.strip() in ("filtered", "refused"), (
+        f"{OUTSIDE} -> {edge_address}:{INTERNAL_PORT}: rc {result.rc}, {result.stdout!r} "
+        f"{result.stderr[-300:]!r}")
+
+
+def test_the_demos_probe_table_passes_against_edge1_from_the_controller(
+    edge_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make demo`'s "edge probes" step, as the demo runs it: every probe of the table passes
+    against edge1 from the controller (the internal port filtered for it)."""
+    import json
+    import subprocess
+
+    from rich.console import Console
+
+    from infra import demo
+    from infra.lab import default_lab
+
+    out = tmp_path_factory.mktemp("demo-out")
+    step = next(s for s in demo.demo_steps(Console(), out, REPO, default_lab())
+                if s.name == "edge probes")
+    assert edge_address in step.argv
+    run = subprocess.run(step.argv, cwd=REPO, capture_output=True, text=True, timeout=300,
+                         check=False)
+    rows = json.loads((out / "edge-probes.json").read_text())
+    failed = [r for r in rows if not r["ok"]]
+    assert run.returncode == 0 and not failed, (failed, run.stderr[-1000:])
+    assert {"HTTP redirected to HTTPS", "TLS 1.1 refused", "Admin route with credentials",
+            "Metrics/ping port 8082 closed to this client"} <= {r["name"] for r in rows}
