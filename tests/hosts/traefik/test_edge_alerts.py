@@ -19,6 +19,8 @@ from cryptography import x509
 from prometheus.support import api, get_json, role_vars, seconds
 from testinfra.host import Host
 
+from infra.model.types import Platform
+
 from .support import CA_FILE, EDGE, INTERNAL_PORT, STANDIN_HOST, STATE
 
 API = "api.erp.localhost"  # the dev stack's public API host (traefik_stack: dev in the lab)
@@ -74,6 +76,12 @@ def edge(hardened: Callable[[str], Host]) -> Iterator[Edge]:
     client = Edge(str(hardened(EDGE).ansible.get_variables()["ansible_host"]))
     yield client
     client.close()
+
+
+def _platform() -> Platform:
+    from infra.cli.edge_config import platform_of
+
+    return platform_of("dev")
 
 
 def _rules(prometheus: str) -> dict[str, dict[str, Any]]:
@@ -199,4 +207,9 @@ def test_errors_through_the_edge_fire_edge_high_error_rate(
             "Prometheus fired EdgeHighErrorRate but Alertmanager holds no active such alert")
     finally:
         standin.run(f"systemctl start {GATEWAY_UNIT}")
-    assert _wait_for(lambda: edge.get("/orders") == 200, 20), "the gateway stand-in is back"
+    # Traefik sends to the server again once its health check passes (the catalog's interval).
+    health = _platform().service("api-gateway").health
+    assert health is not None
+    back = health.interval_s + health.timeout_s + 10
+    assert _wait_for(lambda: edge.get("/orders") == 200, back), (
+        f"the edge does not reach the restarted gateway stand-in within {back}s")
