@@ -14,6 +14,9 @@ PACKAGES=(
   openssl
   # independent TLS audit of the lab edge (tests/hosts/traefik/test_tls_audit.py)
   testssl.sh
+  # the readiness report's browser test renders the HTML in headless Chromium
+  # (tests/readiness/test_browser.py)
+  chromium
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -34,6 +34,8 @@ from infra.offline.engine import Recording, run_program
 from infra.offline.render import record_stack
 from infra.secrets.provider import RenderSecretsProvider, SecretsProvider
 
+pytest_plugins = ["infra.readiness.pytest_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024**3
 MIB = 1024**2

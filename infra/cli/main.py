@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import audit, demo, lab, observability, policy, render, secrets
+from infra.cli import audit, demo, lab, observability, policy, readiness, render, secrets
 
 # Help text is shown literally (no Rich markup): `[secret]` in a help string is what the
 # output shows, not a style tag to be swallowed. Sub-command groups inherit this setting.
@@ -22,6 +22,7 @@ app.add_typer(
 app.add_typer(audit.app, name="audit", help="Lynis index and ssh-audit findings per host.")
 app.command("render")(render.render)
 app.command("demo")(demo.demo)
+app.command("readiness")(readiness.readiness)
 
 
 @app.callback()

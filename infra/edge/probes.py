@@ -1,9 +1,7 @@
 """Probe a running edge as a client meets it: one table of what each owners' requirement
 expects and what the edge answered (issue 15, item 6; `make demo` prints it for edge1).
 
-    python -m infra.edge.probes --stack dev --address 10.77.0.11 --ca CA.crt \
-        [--password-file F] [--admin-user U] [--expect-internal-closed | --internal-port N]
-        [--https-port N] [--http-port N] [--json OUT]
+The command line is infra/cli/edge_probes.py (`python -m infra.cli.edge_probes`).
 
 Every probe is one client action over the network (HTTP, a TLS handshake, a TCP connect) to
 the edge at --address, with SNI and Host taken from the stack's routes and the certificate
@@ -11,23 +9,18 @@ verified against --ca. The figures (rate limits, HSTS, CORS origins) come from t
 model, the same one the edge's configuration was generated from. The probes that spend a
 client budget (rate limit, login limit) run last, so they do not disturb the others; the
 login probe leaves this client's login budget spent for the login period.
-
-Exit 0: every probe answered as expected; 1: at least one did not; 2: bad input.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
-import json
 import socket
 import ssl
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.edge import traefik
@@ -283,52 +276,3 @@ def table(probes: Sequence[Probe]) -> object:
     for p in probes:
         out.add_row(p.name, p.expected, p.observed, "[green]ok[/]" if p.ok else "[red]FAILED[/]")
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.edge.probes",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True)
-    parser.add_argument("--address", required=True, help="the edge's IP address")
-    parser.add_argument("--ca", required=True, type=Path, help="CA file the edge's cert chains to")
-    parser.add_argument("--https-port", type=int, default=traefik.WEBSECURE_PORT)
-    parser.add_argument("--http-port", type=int, default=traefik.WEB_PORT)
-    parser.add_argument("--password-file", type=Path, help="the admin user's password")
-    parser.add_argument("--admin-user", default=ADMIN_USER)
-    parser.add_argument("--internal-port", type=int,
-                        help="probe that this port (metrics, ping) is closed to this client")
-    parser.add_argument("--expect-internal-closed", action="store_true",
-                        help="the same for the stack's Traefik metrics port")
-    parser.add_argument("--json", type=Path, help="write the probes as JSON here")
-    args = parser.parse_args(argv)
-    from rich.console import Console
-
-    from infra import program
-    from infra import stack as stack_config
-    from infra.model.errors import ValidationError
-
-    try:
-        platform = program.platform_of(stack_config.load(args.stack,
-                                                         stack_config.project_dir()))
-        password = (args.password_file.read_text().strip()
-                    if args.password_file is not None else None)
-        if not args.ca.is_file():
-            raise ValueError(f"{args.ca}: no such CA file")
-        internal = (traefik.metrics_port(platform) if args.expect_internal_closed
-                    else args.internal_port)
-        target = Target(args.address, args.ca, args.https_port, args.http_port, password,
-                        args.admin_user, internal)
-        socket.inet_aton(args.address)
-    except (ValueError, OSError, ValidationError, traefik.EdgeConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    probes = run(platform, target)
-    Console().print(table(probes))
-    if args.json is not None:
-        args.json.write_text(json.dumps([asdict(p) for p in probes], indent=2) + "\n",
-                             encoding="utf-8")
-    return 0 if all(p.ok for p in probes) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

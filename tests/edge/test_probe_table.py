@@ -64,8 +64,8 @@ def test_probe_closed_internal_port_reports_an_open_one(dev_edge: h.Edge) -> Non
 
 
 def test_command_line_exit_codes(tmp_path: pytest.TempPathFactory, dev_edge: h.Edge) -> None:
-    base = [sys.executable, "-m", "infra.edge.probes", "--stack", "dev", "--address", h.LOOPBACK,
-            "--ca", str(dev_edge.pki.ca_file)]
+    base = [sys.executable, "-m", "infra.cli.edge_probes", "--stack", "dev",
+            "--address", h.LOOPBACK, "--ca", str(dev_edge.pki.ca_file)]
     # Nothing listens there: every probe fails, none crashes, exit 1, the JSON written.
     out = tmp_path / "probes.json"  # type: ignore[operator]
     free = h.free_port()

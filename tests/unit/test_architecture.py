@@ -34,13 +34,16 @@ ALLOWED: dict[str, set[str]] = {
                       "policies"},
     "infra.hosts": set(),
     "infra.lab": {"infra.model"},
+    "infra.readiness": {"infra.secrets.literals"},
+    "infra.drills": {"infra.lab", "infra.observability"},
     "policies": {"infra", "infra.model", "infra.secrets.literals", "infra.stack"},
     "infra.demo": {"infra.stack", "infra.program", "infra.edge", "infra.lab", "infra.model",
                    "infra.hosts", "infra.offline", "infra.secrets", "infra.observability"},
     "infra.cli": {"infra", "infra.secrets.literals", "infra.stack", "infra.program",
                   "infra.targets.kubernetes.settings",
                   "infra.edge", "infra.lab", "infra.model", "infra.hosts", "infra.offline",
-                  "infra.secrets", "infra.observability", "infra.backups", "infra.demo"},
+                  "infra.secrets", "infra.observability", "infra.backups", "infra.demo",
+                  "infra.readiness", "infra.drills"},
 }
 # Finer units inside a package (the detector is the one part of secrets the model may use).
 FINE = ("infra.secrets.literals", "infra.secrets.weak", "infra.targets.kubernetes.settings")
