@@ -33,8 +33,12 @@ demo: setup system-deps ## The main job on the embedded default
 test-fast: setup ## Unit tier only (inner loop)
 	$(BIN)/pytest -m unit -q
 
-test: setup system-deps ## Every test tier: unit, integration, hosts (lab)
-	$(BIN)/pytest -q
+EVIDENCE := out/evidence
+
+test: setup system-deps ## Every test tier: unit, integration, hosts (lab); then the readiness report
+	RAMPART_EVIDENCE_DIR=$(EVIDENCE) $(BIN)/pytest -q
+	$(BIN)/rampart readiness --evidence $(EVIDENCE) --out out/readiness.html --force
+	$(BIN)/rampart readiness --evidence $(EVIDENCE) --format markdown --out out/readiness.md --force
 
 test-hosts: setup system-deps ## Host tier only (builds the lab rootfs when missing)
 	$(BIN)/pytest -m hosts -q
