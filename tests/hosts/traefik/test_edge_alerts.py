@@ -160,7 +160,8 @@ def test_latency_quantile_is_computed_from_real_series(prometheus: str, edge: Ed
 
 
 def test_errors_through_the_edge_fire_edge_high_error_rate(
-    prometheus: str, alertmanager: str, edge: Edge, hardened: Callable[[str], Host]
+    prometheus: str, alertmanager: str, edge: Edge, hardened: Callable[[str], Host],
+    readiness_measure: Callable[..., None],
 ) -> None:
     config = yaml.safe_load(api(f"{prometheus}/api/v1/status/config")["yaml"])
     scrape = seconds(config["global"]["scrape_interval"])
@@ -201,6 +202,8 @@ def test_errors_through_the_edge_fire_edge_high_error_rate(
         assert fired_at is not None, (
             f"EdgeHighErrorRate did not fire in Prometheus within {bound + 30:.0f}s "
             f"(answers {codes})")
+        readiness_measure("edge_error_alert_seconds", round(fired_at, 1), unit="s",
+                          target=f"<= {bound:.0f}")
         assert fired_at <= bound, f"fired after {fired_at:.1f}s, bound {bound:.0f}s"
         assert _wait_for(lambda: received(get_json(f"{alertmanager}/api/v2/alerts")),
                          2 * evaluation + 10), (
