@@ -440,6 +440,7 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
     probes_json = out / "edge-probes.json"
     load_json = out / "edge-load.json"
     lab_state = root / "inventories" / "lab" / ".state"
+    evidence_dir = root / "out" / "evidence"  # shared with `make test`'s
 
     def show_audit() -> None:
         from infra.hosts.audit import table as audit_table
@@ -598,6 +599,18 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
             "the table in the log shows each target's last error; on mon1 (`rampart lab ssh "
             "mon1`) `systemctl status prometheus`; rerun `.venv/bin/python -m "
             "infra.observability.live`")),
+        # The readiness certificate from what this demo (and any `make test` at this commit)
+        # recorded: every requirement proven, failed, not run or stale, with its evidence.
+        StepSpec("readiness evidence", (sys.executable, "-m", "infra.readiness.collect",
+                                        "--demo", str(out), "--evidence", str(evidence_dir),
+                                        "--stack", STACK), hint=(
+            "the log names the output an adapter could not read (infra/readiness/adapters.py); "
+            f"rerun `.venv/bin/python -m infra.readiness.collect --demo {out}`")),
+        StepSpec("readiness", (rampart, "readiness", "--stack", STACK, "--evidence",
+                               str(evidence_dir), "--out", str(out / "readiness.html"),
+                               "--force"), show=show_log("*-readiness.log"), hint=(
+            "exit 1: a blocker requirement failed (the report names it and its evidence); "
+            f"open {out / 'readiness.html'}; docs/readiness.md")),
     ]
 
 

@@ -2,6 +2,7 @@
 `<evidence>/artefacts/` (the artefact the records cite) and write the evidence file.
 
     python -m infra.readiness.collect KIND FILE [--evidence DIR] [--stack S] [--host H]
+    python -m infra.readiness.collect --demo OUT [--evidence DIR] [--stack S]
 
 KIND is one of infra/readiness/adapters.py ADAPTERS (sarif, audit, promtool, drill, backup,
 secrets-check, benchmark). Exit 0 when written, 2 (one line naming the file) when FILE is
@@ -52,26 +53,59 @@ def collect(kind: str, source: Path, directory: Path, *, root: Path, stack: str 
     return evidence.write(directory, kind, records, ctx, redactor)
 
 
+# What `rampart demo` leaves in its out directory, by adapter: (kind, glob). Logs are numbered
+# by step (logs/NN-<step>.log); the newest match of each is collected.
+DEMO_OUTPUTS = (
+    ("audit", "audit.json"),
+    ("secrets-check", "logs/*-secrets-check.log"),
+    ("backup", "logs/*-backup.log"),
+    ("drill", "logs/*-restore-drill.log"),
+    ("promtool", "logs/*-promtool-check.log"),
+    ("promtool", "logs/*-amtool-check.log"),
+    ("benchmark", "edge-load.json"),
+)
+
+
+def demo_outputs(out: Path) -> list[tuple[str, Path]]:
+    """The demo outputs present in `out`, newest match per pattern."""
+    found = []
+    for kind, pattern in DEMO_OUTPUTS:
+        matches = sorted(out.glob(pattern))
+        if matches:
+            found.append((kind, matches[-1]))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.readiness.collect",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=sorted(adapters.ADAPTERS))
-    parser.add_argument("file", type=Path)
+    parser.add_argument("kind", nargs="?", choices=sorted(adapters.ADAPTERS))
+    parser.add_argument("file", nargs="?", type=Path)
+    parser.add_argument("--demo", type=Path, metavar="OUT",
+                        help="collect every output `rampart demo` wrote in OUT instead")
     parser.add_argument("--evidence", type=Path,
                         default=Path(os.environ.get(evidence.ENV_DIR) or DEFAULT_EVIDENCE))
     parser.add_argument("--stack")
     parser.add_argument("--host")
     args = parser.parse_args(argv)
+    if (args.demo is None) == (args.kind is None or args.file is None):
+        parser.error("give KIND FILE, or --demo OUT")
     from infra.readiness.git import toplevel
 
     root = toplevel(Path.cwd())
+    if args.demo is not None and not args.demo.is_dir():
+        print(f"error: {args.demo}: no such demo output directory", file=sys.stderr)
+        return 2
+    sources = (demo_outputs(args.demo) if args.demo is not None
+               else [(args.kind, args.file)])
     try:
-        path = collect(args.kind, args.file, args.evidence, root=root, stack=args.stack,
-                       host=args.host)
+        for kind, source in sources:
+            path = collect(kind, source, args.evidence, root=root, stack=args.stack,
+                           host=args.host)
+            print(f"evidence: {path} ({kind} from {source})")
     except (adapters.AdapterError, evidence.EvidenceError) as exc:
         print(f"error: {evidence.Redactor.from_env().text(str(exc))}", file=sys.stderr)
         return 2
-    print(f"evidence: {path}")
     return 0
 
 

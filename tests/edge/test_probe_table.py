@@ -104,3 +104,20 @@ def test_the_demo_edge_load_step_runs_and_prints_the_figure(tmp_path: Path) -> N
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert "req/s through the edge" in shown and "p99" in shown, shown
     assert "rate limiter allowed" in shown, shown
+    # The demo's evidence step collects what the demo wrote (here: the load figure), and its
+    # readiness step reports from it.
+    steps = {s.name: s for s in demo.demo_steps(console, tmp_path / "out", root,
+                                                default_lab())}
+    evidence = Path(steps["readiness evidence"].argv[
+        steps["readiness evidence"].argv.index("--evidence") + 1])
+    argv = [a if a != str(evidence) else str(tmp_path / "evidence")
+            for a in steps["readiness evidence"].argv]
+    collected = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120,
+                               check=False)
+    assert collected.returncode == 0, collected.stderr
+    assert "benchmark from" in collected.stdout and "edge-load.json" in collected.stdout
+    report = subprocess.run([str(Path(sys.executable).parent / "rampart"), "readiness",
+                             "--evidence", str(tmp_path / "evidence"), "--format", "json"],
+                            cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    assert report.returncode in (0, 1), report.stderr
+    assert '"verdict"' in report.stdout
