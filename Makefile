@@ -37,6 +37,8 @@ EVIDENCE := out/evidence
 
 test: setup system-deps ## Every test tier: unit, integration, hosts (lab); then the readiness report
 	RAMPART_EVIDENCE_DIR=$(EVIDENCE) $(BIN)/pytest -q
+	$(BIN)/rampart policy check --stack dev --format sarif --out out/policy.sarif --force
+	$(BIN)/python -m infra.readiness.collect sarif out/policy.sarif --evidence $(EVIDENCE) --stack dev
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --out out/readiness.html --force
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --format markdown --out out/readiness.md --force
 
