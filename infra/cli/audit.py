@@ -38,12 +38,10 @@ def run(
 
     Exit 1 when a host misses the bar, 2 (one line) on a bad inventory, waiver file or
     --out, 3 when no host could be audited at all (the lab is down or unreachable)."""
-    from infra.offline.outdir import OutputError, preflight, write_files
+    from infra.offline.outdir import OutputError, preflight_file, write_files
 
-    if out.is_dir() or not out.name:
-        raise fail(f"{out}: --out names the report file, and this is a directory", INPUT_ERROR)
     try:
-        preflight(out.parent, [out.name], writer="audit", force=force)
+        preflight_file(out, writer="audit", force=force)
     except OutputError as exc:
         raise fail(exc, INPUT_ERROR) from None
     try:

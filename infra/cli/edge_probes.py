@@ -40,13 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from rich.console import Console
 
-    from infra import program
-    from infra import stack as stack_config
-    from infra.model.errors import ValidationError
+    from infra.cli.edge_config import platform_of
 
     try:
-        platform = program.platform_of(stack_config.load(args.stack,
-                                                         stack_config.project_dir()))
+        platform = platform_of(args.stack)
         password = (args.password_file.read_text().strip()
                     if args.password_file is not None else None)
         if not args.ca.is_file():
@@ -56,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = Target(args.address, args.ca, args.https_port, args.http_port, password,
                         args.admin_user, internal)
         socket.inet_aton(args.address)
-    except (ValueError, OSError, ValidationError, traefik.EdgeConfigError) as exc:
+    except (ValueError, OSError, traefik.EdgeConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     probes = run(platform, target)

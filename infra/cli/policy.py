@@ -52,7 +52,7 @@ def check(
     # Imported here: rendering pulls in the Pulumi runtime, which `rampart --help` should not.
     from infra.edge.traefik import EdgeConfigError
     from infra.offline import reporters
-    from infra.offline.outdir import OutputError, preflight, write_files
+    from infra.offline.outdir import OutputError, preflight_file, write_files
     from infra.offline.report import check_stack
     from infra.secrets.provider import MissingSecretError
 
@@ -60,11 +60,8 @@ def check(
         raise fail(f"unknown format {fmt!r} (choose from {', '.join(reporters.FORMATS)})",
                    INPUT_ERROR)
     if out is not None:
-        if out.is_dir() or not out.name:
-            raise fail(f"{out}: --out names the report file, and this is a directory",
-                       INPUT_ERROR)
         try:
-            preflight(out.parent, [out.name], writer="policy check", force=force)
+            preflight_file(out, writer="policy check", force=force)
         except OutputError as exc:
             raise fail(exc, INPUT_ERROR) from None
     try:

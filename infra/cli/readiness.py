@@ -50,7 +50,7 @@ def readiness(
     malformed requirements file."""
     from infra import stack as stack_config
     from infra.model.errors import ValidationError
-    from infra.offline.outdir import OutputError, preflight, write_files
+    from infra.offline.outdir import OutputError, preflight_file, write_files
     from infra.readiness import catalog as catalogs
     from infra.readiness import evidence as evidences
     from infra.readiness import git, html, reports, score
@@ -81,11 +81,8 @@ def readiness(
         raise fail(exc, INPUT_ERROR) from None
     target = out if out is not None else (DEFAULT_HTML if fmt == "html" else None)
     if target is not None:
-        if target.is_dir() or not target.name:
-            raise fail(f"{target}: --out names the report file, and this is a directory",
-                       INPUT_ERROR)
         try:
-            preflight(target.parent, [target.name], writer="readiness", force=force)
+            preflight_file(target, writer="readiness", force=force)
         except OutputError as exc:
             raise fail(exc, INPUT_ERROR) from None
 

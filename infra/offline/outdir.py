@@ -323,6 +323,15 @@ def write_files(out: Path, files: Mapping[str, str | bytes], *, writer: str,
         raise OutputError(f"{where}: cannot write the output: {_why(exc)}") from None
 
 
+def preflight_file(path: Path, *, writer: str, force: bool = False) -> None:
+    """`preflight` for a command whose --out names one report file (its directory keeps the
+    manifest): a directory given instead is refused too."""
+    path = Path(path)
+    if path.is_dir() or not path.name:
+        raise OutputError(f"{path}: --out names the report file, and this is a directory")
+    preflight(path.parent, [path.name], writer=writer, force=force)
+
+
 def preflight(out: Path, names: Iterable[str], *, writer: str, force: bool = False) -> None:
     """Refuse early what `write_files` would refuse for these files (an unusable directory,
     a file in the way), so a long render or audit does not run for nothing. Writes nothing;
