@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import audit, demo, lab, observability, policy, readiness, render, secrets
+from infra.cli import audit, demo, drill, lab, observability, policy, readiness, render, secrets
 
 # Help text is shown literally (no Rich markup): `[secret]` in a help string is what the
 # output shows, not a style tag to be swallowed. Sub-command groups inherit this setting.
@@ -20,6 +20,7 @@ app.add_typer(
     observability.app, name="observability", help="Prometheus, Alertmanager, Grafana as code."
 )
 app.add_typer(audit.app, name="audit", help="Lynis index and ssh-audit findings per host.")
+app.add_typer(drill.app, name="drill", help="Fault drills on the lab: fault, alert, runbook fix.")
 app.command("render")(render.render)
 app.command("demo")(demo.demo)
 app.command("readiness")(readiness.readiness)

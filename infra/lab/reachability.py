@@ -101,6 +101,8 @@ RULES: tuple[Rule, ...] = (
     Rule("gateway-standin", 4000, "app", ("edge",)),
     Rule("grafana-standin", 3000, "app", ("edge",)),
     Rule("openbao", 8200, "secrets", (CONTROLLER, "app"), port_var="openbao_port"),
+    # The log host's receiver (role: logship) takes the journal and audit log of every other host.
+    Rule("logship-relp", 2514, "monitoring", ("edge", "app", "db"), port_var="logship_port"),
 )
 
 

@@ -33,10 +33,17 @@ BURN_WINDOWS = (
     ("3d", "6h", 1.0, "warning", "3h"),  # 10 % in 3 d: ticket
 )
 
-# Filesystems that are not disks (node_exporter reports them too).
+# Filesystems that are not disks (node_exporter reports them too). A tmpfs that holds data
+# (/tmp, a scratch mount) counts: when it fills, writers fail as on a full disk; the
+# kernel's and the runtime's own (/run, /dev, /sys, /proc) do not.
 PSEUDO_FS = (
-    'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse.lxcfs",mountpoint!~"/run($|/.*)"'
+    'fstype!~"ramfs|devtmpfs|overlay|squashfs|nsfs|fuse.lxcfs",'
+    'mountpoint!~"/(run|dev|sys|proc)($|/.*)"'
 )
+# Units node_exporter's systemd collector reports (role node_exporter).
+POSTGRES_UNIT = 'name=~"postgresql@.+[.]service"'
+TIME_SYNC_UNIT = 'name="chrony.service"'
+
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ def _seconds(duration: str) -> int:
 # ---------------------------------------------------------------------------- services
 def service_alerts(settings: Settings) -> RuleFile:
     t = settings.thresholds
+    down_for = format_duration(t.service_down_for)
     avail_w = format_duration(t.availability_window)
     rules = (
         AlertRule(
@@ -233,8 +241,51 @@ def service_alerts(settings: Settings) -> RuleFile:
             "Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}, "
             "service {{ $labels.service }}) for " + format_duration(t.target_down_for) + ".",
         ),
+        *secrets_alerts(settings),
+        # Bare hosts have no postgres_exporter: the cluster's unit, as systemd reports it.
+        AlertRule(
+            "DatabaseDown",
+            # postgres_exporter (Docker), the unit on bare hosts, CloudNativePG's collector
+            f"pg_up == 0 or node_systemd_unit_state{{{POSTGRES_UNIT},state=\"active\"}} == 0 "
+            "or cnpg_collector_up == 0",
+            down_for,
+            "critical",
+            "PostgreSQL on {{ $labels.instance }} is down",
+            "PostgreSQL on {{ $labels.instance }} has not been running (or its exporter cannot "
+            "connect) for " + down_for + ": every service that writes fails, and no WAL is "
+            "archived.",
+        ),
     )
     return RuleFile("services", (RuleGroup("rampart-services", rules),))
+
+
+def secrets_alerts(settings: Settings) -> tuple[AlertRule, ...]:
+    """The secrets backend (OpenBao/Vault) as its host's health check sees it (role openbao
+    writes rampart_openbao_* for node_exporter): nothing can read a secret while it is down
+    or sealed, so deploys and rotations stop and restarting services cannot start."""
+    down_for = format_duration(settings.thresholds.service_down_for)
+    return (
+        AlertRule(
+            "SecretsBackendDown",
+            "rampart_openbao_up == 0",
+            down_for,
+            "critical",
+            "The secrets backend on {{ $labels.instance }} does not answer",
+            "OpenBao's health endpoint on {{ $labels.instance }} has not answered for "
+            + down_for + " (stopped, crashed or unreachable): no secret can be read.",
+        ),
+        AlertRule(
+            "SecretsBackendSealed",
+            # A server never initialised is sealed too, but that is a setup step pending,
+            # not an outage: it never served a secret.
+            "rampart_openbao_sealed == 1 and rampart_openbao_initialized == 1",
+            down_for,
+            "critical",
+            "The secrets backend on {{ $labels.instance }} is sealed",
+            "OpenBao on {{ $labels.instance }} has been sealed for " + down_for + ": it runs "
+            "but serves no secret until key holders unseal it.",
+        ),
+    )
 
 
 def _split(
@@ -264,17 +315,40 @@ def _split(
 # ------------------------------------------------------------------------------- hosts
 def host_alerts(settings: Settings) -> RuleFile:
     t = settings.thresholds
+    cpu_window, cpu_for = format_duration(t.cpu_window), format_duration(t.cpu_for)
+    sync_for = format_duration(t.time_sync_for)
     rules = (
+        AlertRule(
+            "HostDown",
+            'up{job="node"} == 0',
+            format_duration(t.host_down_for),
+            "critical",
+            "Host {{ $labels.instance }} is down or unreachable",
+            "node_exporter on {{ $labels.instance }} has not answered for "
+            + format_duration(t.host_down_for)
+            + " (TargetDown warned earlier): the host is off, cut off from the network, or "
+            "its exporter is stopped; nothing on it is monitored.",
+        ),
         AlertRule(
             "HostCpuHigh",
             "1 - avg without (cpu, mode) "
-            f'(rate(node_cpu_seconds_total{{mode="idle"}}[5m])) > {num(t.cpu_warning)}',
-            "15m",
+            f'(rate(node_cpu_seconds_total{{mode="idle"}}[{cpu_window}])) > {num(t.cpu_warning)}',
+            cpu_for,
             "warning",
             "Host {{ $labels.instance }} CPU is {{ $value | humanizePercentage }} busy",
             "All cores of {{ $labels.instance }} together have been more than "
             + pct(t.cpu_warning)
-            + " busy for 15 minutes.",
+            + f" busy for {cpu_for}.",
+        ),
+        *_split(
+            "HostMemoryHigh",
+            "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+            t.host_memory_warning,
+            t.host_memory_critical,
+            format_duration(t.host_memory_for),
+            "Host {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its memory",
+            "More than {pct} of {{ $labels.instance }}'s memory is in use (not available to "
+            "new work) for " + format_duration(t.host_memory_for) + "; the OOM killer is next.",
         ),
         *_split(
             "HostDiskFilling",
@@ -282,12 +356,52 @@ def host_alerts(settings: Settings) -> RuleFile:
             f"node_filesystem_size_bytes{{{PSEUDO_FS}}}",
             t.disk_warning,
             t.disk_critical,
-            "10m",
+            format_duration(t.disk_for),
             "{{ $labels.mountpoint }} on {{ $labels.instance }} is "
             "{{ $value | humanizePercentage }} "
             "full",
             "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on {{ $labels.instance }} "
             "is more than {pct} full.",
+        ),
+        AlertRule(
+            "HostClockSkew",
+            f"abs(node_timex_offset_seconds) > {num(t.clock_offset_max_seconds)}",
+            sync_for,
+            "warning",
+            "Clock of {{ $labels.instance }} is {{ $value | humanizeDuration }} off",
+            "The kernel clock of {{ $labels.instance }} has been more than "
+            f"{num(t.clock_offset_max_seconds)} s from its time source for {sync_for}: "
+            "TLS, Kerberos-style tokens, TOTP and log ordering break first.",
+        ),
+        AlertRule(
+            "HostClockNotSynchronising",
+            "node_timex_sync_status == 0",
+            sync_for,
+            "warning",
+            "Clock of {{ $labels.instance }} is not synchronised",
+            f"The kernel of {{{{ $labels.instance }}}} has reported its clock unsynchronised "
+            f"for {sync_for}: no time source is reachable or usable, and the clock drifts.",
+        ),
+        AlertRule(
+            "TimeSyncStopped",
+            f"node_systemd_unit_state{{{TIME_SYNC_UNIT},state=\"active\"}} == 0",
+            sync_for,
+            "warning",
+            "Time synchronisation is stopped on {{ $labels.instance }}",
+            f"chrony on {{{{ $labels.instance }}}} has not been running for {sync_for}: "
+            "nothing keeps the clock on time from now on.",
+        ),
+        AlertRule(
+            "HostConfigurationDrift",
+            "rampart_drift_check_ok == 0 or "
+            f"time() - rampart_drift_last_run_timestamp_seconds > {t.drift_max_age}",
+            format_duration(t.drift_for),
+            "warning",
+            "{{ $labels.instance }} drifted from its hardening ({{ $labels.check }})",
+            "The drift check {{ $labels.check }} on {{ $labels.instance }} found the host "
+            "different from what the last converge left (a check label: which one), or the "
+            "checks have not run for more than " + format_duration(t.drift_max_age)
+            + " (no check label).",
         ),
     )
     return RuleFile("hosts", (RuleGroup("rampart-hosts", rules),))
@@ -340,7 +454,7 @@ def data_alerts(platform: Platform, settings: Settings,
             # a failure newer than the last backup that worked
             "cnpg_collector_last_failed_backup_timestamp > "
             "cnpg_collector_last_available_backup_timestamp",
-            "5m",
+            format_duration(t.backup_failed_for),
             "critical",
             "Backup {{ $labels.backup }} failed after its retry",
             "The last scheduled backup of {{ $labels.backup }} failed (or failed verification) "
@@ -352,7 +466,7 @@ def data_alerts(platform: Platform, settings: Settings,
             if backups == PGBACKREST else
             # segments ready but not archived, for longer than the lag allowed
             'cnpg_collector_pg_wal_archive_status{value="ready"} > 0',
-            "5m" if backups == PGBACKREST else lag,
+            format_duration(t.wal_archive_for) if backups == PGBACKREST else lag,
             "critical",
             "WAL archiving of stanza {{ $labels.stanza }} is "
             "{{ $value | humanizeDuration }} behind" if backups == PGBACKREST else

@@ -35,14 +35,30 @@ DEFAULT_THRESHOLDS: dict[str, Any] = {
     "cpu_warning": 0.80,  # of the CPU limit (services) and of all cores (hosts)
     "disk_warning": 0.75,  # filesystem used
     "disk_critical": 0.85,
+    "disk_for": "10m",  # above a disk threshold this long
+    "cpu_window": "5m",  # hosts: CPU busy measured over this window ...
+    "cpu_for": "15m",  # ... above cpu_warning this long
+    "host_memory_warning": 0.90,  # hosts: RAM in use (not available to new work)
+    "host_memory_critical": 0.95,
+    "host_memory_for": "10m",
     # Reachability and certificates
     "target_down_for": "2m",  # scrape failing this long = down (4 missed 30 s scrapes)
+    "host_down_for": "5m",  # a host's node_exporter unreachable this long pages
+    "service_down_for": "1m",  # PostgreSQL, OpenBao (secrets) not running/unsealed this long
     "error_rate_for": "5m",  # the 5xx ratio above error_ratio_critical this long pages
     "latency_for": "10m",  # p99 above latency_p99_warning_seconds this long warns
     "certificate_min_validity": "14d",  # warn while there is still time to renew by hand
     # Backups (DESIGN §1: full backup every 6 h with one retry, RPO goal <= 15 min)
     "backup_max_age": "7h",  # one 6 h interval + 1 h for the retry and verification
     "wal_archive_max_lag": "15m",  # oldest WAL segment not yet archived: the RPO goal
+    "wal_archive_for": "5m",  # ... above the lag this long
+    "backup_failed_for": "5m",  # the last run failed (after its retry) this long
+    # Time (node_exporter's timex collector and chrony's unit)
+    "clock_offset_max_seconds": 0.05,  # |offset| above 50 ms warns (node-mixin's figure)
+    "time_sync_for": "10m",  # clock unsynchronised or time sync stopped this long
+    # Configuration drift (role drift, docs/metrics.md)
+    "drift_for": "1m",  # a drift check failing this long warns
+    "drift_max_age": "15m",  # no drift run for this long (3 runs of the 5 min timer) warns
     # SLO (multi-window, multi-burn-rate, per public service)
     "slo_objective": 0.999,  # availability objective, fraction of good requests
 }
@@ -59,6 +75,8 @@ RATIO_KEYS = frozenset(
         "cpu_warning",
         "disk_warning",
         "disk_critical",
+        "host_memory_warning",
+        "host_memory_critical",
         "slo_objective",
     }
 )
@@ -71,14 +89,26 @@ DURATION_KEYS = frozenset(
         "certificate_min_validity",
         "backup_max_age",
         "wal_archive_max_lag",
+        "disk_for",
+        "cpu_window",
+        "cpu_for",
+        "host_memory_for",
+        "host_down_for",
+        "service_down_for",
+        "wal_archive_for",
+        "backup_failed_for",
+        "time_sync_for",
+        "drift_for",
+        "drift_max_age",
     }
 )
-SECONDS_KEYS = frozenset({"latency_p99_warning_seconds"})
+SECONDS_KEYS = frozenset({"latency_p99_warning_seconds", "clock_offset_max_seconds"})
 # (warning, critical) pairs: a warning that fires after the critical one is a mistake.
 ORDERED_PAIRS = (
     ("db_pool_warning", "db_pool_critical"),
     ("memory_warning", "memory_critical"),
     ("disk_warning", "disk_critical"),
+    ("host_memory_warning", "host_memory_critical"),
 )
 
 
@@ -164,12 +194,26 @@ class Thresholds:
     cpu_warning: float
     disk_warning: float
     disk_critical: float
+    disk_for: int
+    cpu_window: int
+    cpu_for: int
+    host_memory_warning: float
+    host_memory_critical: float
+    host_memory_for: int
     target_down_for: int
+    host_down_for: int
+    service_down_for: int
     error_rate_for: int
     latency_for: int
     certificate_min_validity: int
     backup_max_age: int
     wal_archive_max_lag: int
+    wal_archive_for: int
+    backup_failed_for: int
+    clock_offset_max_seconds: float
+    time_sync_for: int
+    drift_for: int
+    drift_max_age: int
     slo_objective: float
 
     @classmethod

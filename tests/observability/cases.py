@@ -170,6 +170,37 @@ def _burn(window: str, severity: str) -> tuple[dict[str, str], ...]:
     )
 
 
+MON = dict(NODE, instance="10.77.0.14:9100")  # the secrets host's node_exporter
+DB = dict(NODE, instance="10.77.0.13:9100")
+
+
+def _mem(available: int) -> dict[str, str]:
+    return {
+        s("node_memory_MemAvailable_bytes", **NODE): f"{available}x20",
+        s("node_memory_MemTotal_bytes", **NODE): "100x20",
+    }
+
+
+CHRONY = dict(NODE, name="chrony.service", state="active", type="forking")
+POSTGRES_UNIT = dict(DB, name="postgresql@15-main.service", state="active", type="notify")
+DRIFT = dict(NODE, check="sshd")
+
+
+def _drift(ok: int, last_run: str, n: int = 40) -> dict[str, str]:
+    return {
+        s("rampart_drift_check_ok", **DRIFT): f"{ok}x{n}",
+        s("rampart_drift_last_run_timestamp_seconds", **NODE): last_run,
+    }
+
+
+def _bao(up: int, sealed: int, initialized: int) -> dict[str, str]:
+    return {
+        s("rampart_openbao_up", **MON): f"{up}x20",
+        s("rampart_openbao_sealed", **MON): f"{sealed}x20",
+        s("rampart_openbao_initialized", **MON): f"{initialized}x20",
+    }
+
+
 CASES: tuple[Case, ...] = (
     Case(
         "ServiceHighErrorRate",
@@ -261,6 +292,118 @@ CASES: tuple[Case, ...] = (
         below={s("up", **NODE): "1x10"},
         fire_at="6m",
         not_yet="3m",
+        expect=_sev(NODE, "warning"),
+    ),
+    Case(
+        "DatabaseDown",
+        "services",
+        "the cluster's unit inactive for 1 m",
+        fire={s("node_systemd_unit_state", **POSTGRES_UNIT): "0x20"},
+        below={s("node_systemd_unit_state", **POSTGRES_UNIT): "1x20"},
+        fire_at="5m",
+        not_yet="30s",
+        expect=_sev(POSTGRES_UNIT, "critical"),
+    ),
+    Case(
+        "SecretsBackendDown",
+        "services",
+        "health endpoint silent for 1 m",
+        fire=_bao(0, 0, 1),
+        below=_bao(1, 0, 1),
+        fire_at="5m",
+        not_yet="30s",
+        expect=_sev(MON, "critical"),
+    ),
+    Case(
+        "SecretsBackendSealed",
+        "services",
+        "sealed for 1 m (a server never initialised is not an outage)",
+        fire=_bao(1, 1, 1),
+        below=_bao(1, 1, 0),
+        fire_at="5m",
+        not_yet="30s",
+        expect=_sev(MON, "critical"),
+    ),
+    Case(
+        "HostDown",
+        "hosts",
+        "node_exporter unreachable for 5 m",
+        fire={s("up", **NODE): "1 1 0 0 0 0 0 0 0 0 0 0"},
+        below={s("up", **NODE): "1x12"},
+        fire_at="8m",
+        not_yet="6m",
+        expect=_sev(NODE, "critical"),
+    ),
+    Case(
+        "HostMemoryHigh",
+        "hosts",
+        "warning: 92 % vs 90 % in use",
+        fire=_mem(8),
+        below=_mem(11),
+        fire_at="15m",
+        not_yet="8m",
+        expect=_sev(NODE, "warning"),
+    ),
+    Case(
+        "HostMemoryHigh",
+        "hosts",
+        "critical: 96 % vs 95 % in use",
+        fire=_mem(4),
+        below=_mem(6),
+        fire_at="15m",
+        not_yet="8m",
+        expect=_sev(NODE, "warning", "critical"),
+        below_expect=_sev(NODE, "warning"),
+    ),
+    Case(
+        "HostClockSkew",
+        "hosts",
+        "60 ms behind vs 50 ms",
+        fire={s("node_timex_offset_seconds", **NODE): "-0.06x20"},
+        below={s("node_timex_offset_seconds", **NODE): "-0.049x20"},
+        fire_at="15m",
+        not_yet="8m",
+        expect=_sev(NODE, "warning"),
+    ),
+    Case(
+        "HostClockNotSynchronising",
+        "hosts",
+        "unsynchronised for 10 m",
+        fire={s("node_timex_sync_status", **NODE): "0x20"},
+        below={s("node_timex_sync_status", **NODE): "1x20"},
+        fire_at="15m",
+        not_yet="8m",
+        expect=_sev(NODE, "warning"),
+    ),
+    Case(
+        "TimeSyncStopped",
+        "hosts",
+        "chrony inactive for 10 m",
+        fire={s("node_systemd_unit_state", **CHRONY): "0x20"},
+        below={s("node_systemd_unit_state", **CHRONY): "1x20"},
+        fire_at="15m",
+        not_yet="8m",
+        expect=_sev(CHRONY, "warning"),
+    ),
+    Case(
+        "HostConfigurationDrift",
+        "hosts",
+        "a check failing for 1 m",
+        # the last run is always now: only the failing check alerts
+        fire=_drift(0, "0+60x40"),
+        below=_drift(1, "0+60x40"),
+        fire_at="5m",
+        not_yet="30s",
+        expect=_sev(DRIFT, "warning"),
+    ),
+    Case(
+        "HostConfigurationDrift",
+        "hosts",
+        "no run for 20 m vs 15 m",
+        fire=_drift(1, "0x40"),
+        below=_drift(1, "300x40"),  # 15 m old exactly at fire_at
+        fire_at="20m",
+        not_yet="16m",
         expect=_sev(NODE, "warning"),
     ),
     Case(

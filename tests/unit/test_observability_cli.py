@@ -30,7 +30,7 @@ def test_build_from_a_stack_is_deterministic(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     assert _tree(first) == _tree(second)
     assert "prometheus/prometheus.yml" in _tree(first)
-    assert "17 alerts" in result.output
+    assert "26 alerts" in result.output
 
 
 def test_build_removes_its_own_stale_files_only(tmp_path: Path) -> None:
