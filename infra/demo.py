@@ -41,6 +41,7 @@ from infra.model.types import Exposure, Platform
 
 STACK = "dev"
 EDGE_HOST = "edge1"  # the lab's edge host (role: traefik)
+FAST_DRILL = "node-exporter-stopped"  # the fault drill the demo runs (infra/drills/catalog.py)
 K8S_STACK = "k8s-dev"  # the same catalog on the Kubernetes target, rendered and judged offline
 DEMO_MARKER = ".rampart-demo"
 TAIL_LINES = 20
@@ -439,6 +440,7 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
     logs = out / "logs"
     probes_json = out / "edge-probes.json"
     load_json = out / "edge-load.json"
+    drill_json = out / "fault-drill.json"
     lab_state = root / "inventories" / "lab" / ".state"
     evidence_dir = root / "out" / "evidence"  # shared with `make test`'s
 
@@ -486,6 +488,16 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
     def show_load() -> None:
         console.print(load_line(json.loads(load_json.read_text(encoding="utf-8"))),
                       highlight=False)
+
+    def show_drill_timing() -> None:
+        for result in json.loads(drill_json.read_text(encoding="utf-8")):
+            resolved = result["time_to_resolve_s"]
+            after = "" if resolved is None else (f"; resolved {resolved:g} s after the "
+                                                 "runbook's fix")
+            for a in result["arrivals"]:
+                console.print(f"{result['drill']} on {result['host']}: {a['alert']} active in "
+                              f"Alertmanager {a['time_to_alert_s']:g} s after the fault "
+                              f"(bound {a['bound_s']:g} s){after}", highlight=False)
 
     def show_log(pattern: str) -> Callable[[], None]:
         def show() -> None:
@@ -599,6 +611,14 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
             "the table in the log shows each target's last error; on mon1 (`rampart lab ssh "
             "mon1`) `systemctl status prometheus`; rerun `.venv/bin/python -m "
             "infra.observability.live`")),
+        # One real fault end to end (docs/drills.md): node_exporter stopped on a host, the
+        # alert timed into Alertmanager against its bound, the runbook's fix, the resolution.
+        StepSpec("fault drill", (rampart, "drill", "run", FAST_DRILL, "--inventory", inventory,
+                                 "--json", str(drill_json)), needs_lab=True,
+                 show=show_drill_timing, hint=(
+            "the log shows the drill's stages (fault, alert, fix, resolution) and which one "
+            "failed; the fault is reverted even on failure; rerun `rampart drill run "
+            f"{FAST_DRILL}`; every drill: `rampart drill list`, docs/drills.md")),
         # The readiness certificate from what this demo (and any `make test` at this commit)
         # recorded: every requirement proven, failed, not run or stale, with its evidence.
         StepSpec("readiness evidence", (sys.executable, "-m", "infra.readiness.collect",
