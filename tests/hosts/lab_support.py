@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,15 @@ def role_vars(host: Host, role: str) -> dict[str, Any]:
             merged[key] = _resolve(value, known, host, key)
         known.update(merged)
     return merged
+
+
+def wait(condition: Callable[[], bool], seconds: float, step: float = 0.5) -> float | None:
+    """Seconds until condition() held, or None if it did not within `seconds` (polled every
+    `step` seconds)."""
+    start = time.monotonic()
+    while True:
+        if condition():
+            return time.monotonic() - start
+        if time.monotonic() - start > seconds:
+            return None
+        time.sleep(step)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,15 +40,6 @@ def host_metrics(host: Host) -> dict[str, float]:
     return out
 
 
-def wait(condition: Callable[[], bool], seconds: float, step: float = 1.0) -> float | None:
-    """Seconds until condition() held, or None if it did not within `seconds`."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > seconds:
-            return None
-        time.sleep(step)
 
 
 def get_json(url: str) -> Any:

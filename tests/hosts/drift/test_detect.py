@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from lab_support import address
+from lab_support import address, wait
 from testinfra.host import Host
 
 from infra.lab.playbook import PlaybookRun
 
 from .conftest import Monitoring
-from .support import ALERT, alert_rule, drift_alerts, host_metrics, wait
+from .support import ALERT, alert_rule, drift_alerts, host_metrics
 
 RUN_SECONDS = 10  # one run of the checker (sshd -T, nft, apt-get -s), generous
 

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from lab_support import HOSTS, address
+from lab_support import HOSTS, address, wait
 from testinfra.host import Host
 
 from .conftest import Monitoring
-from .support import CHECKS, host_metrics, query, wait
+from .support import CHECKS, host_metrics, query
 
 
 @pytest.mark.parametrize("name", HOSTS)

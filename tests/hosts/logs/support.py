@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import shlex
-import time
-from collections.abc import Callable
 
 from testinfra.host import Host
 
@@ -16,15 +14,6 @@ CONFIG = "/etc/rampart-logship"
 PORT = 2514
 
 
-def wait(condition: Callable[[], bool], seconds: float, step: float = 0.2) -> float | None:
-    """Seconds until condition() held, or None if it did not within `seconds`."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > seconds:
-            return None
-        time.sleep(step)
 
 
 def stored_count(log_host: Host, sender: str, text: str) -> int:

@@ -9,19 +9,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from lab_support import address
+from lab_support import address, wait
 from testinfra.host import Host
 
-from .support import (
-    LOG_HOST,
-    OPEN,
-    STORE,
-    frame,
-    own_certificate,
-    relp_session,
-    stored_count,
-    wait,
-)
+from .support import LOG_HOST, OPEN, STORE, frame, own_certificate, relp_session, stored_count
 
 SENDER = "app1"
 PROBE = "db1"  # another shipping host: the firewall admits it, only TLS can refuse it

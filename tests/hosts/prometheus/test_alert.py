@@ -4,12 +4,12 @@ read from the live Prometheus (the lab's short ones: inventories/lab/group_vars/
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
+from lab_support import wait
 from testinfra.host import Host
 
 from .conftest import Monitoring
@@ -38,15 +38,6 @@ def _alerts_for(monitoring: Monitoring, instance: str) -> list[dict[str, Any]]:
     ]
 
 
-def _wait(condition: Callable[[], bool], seconds_: float) -> float | None:
-    """Seconds until condition() held, or None if it did not within seconds_."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > seconds_:
-            return None
-        time.sleep(0.5)
 
 
 def test_target_down_reaches_alertmanager_and_resolves(
@@ -63,13 +54,13 @@ def test_target_down_reaches_alertmanager_and_resolves(
 
     # Start from a clean state: the exporter up and no TargetDown for it.
     assert victim.service(EXPORTER).is_running, f"{VICTIM}: {EXPORTER} is not running"
-    assert _wait(lambda: not _alerts_for(monitoring, instance), 2 * scrape + 2 * evaluation) \
+    assert wait(lambda: not _alerts_for(monitoring, instance), 2 * scrape + 2 * evaluation) \
         is not None, f"TargetDown for {instance} is active before the exporter was stopped"
 
     fire_limit = for_ + 2 * scrape
     try:
         victim.check_output(f"systemctl stop {EXPORTER}")
-        fired = _wait(lambda: bool(_alerts_for(monitoring, instance)), fire_limit)
+        fired = wait(lambda: bool(_alerts_for(monitoring, instance)), fire_limit)
         assert fired is not None, (
             f"TargetDown for {instance} did not reach Alertmanager within {fire_limit:.0f} s "
             f"(for {for_:.0f} s + 2 x scrape interval {scrape:.0f} s) of stopping {EXPORTER} "
@@ -86,7 +77,7 @@ def test_target_down_reaches_alertmanager_and_resolves(
 
     assert victim.service(EXPORTER).is_running, f"{VICTIM}: {EXPORTER} did not start again"
     resolve_limit = 2 * scrape + 2 * evaluation
-    resolved = _wait(lambda: not _alerts_for(monitoring, instance), resolve_limit)
+    resolved = wait(lambda: not _alerts_for(monitoring, instance), resolve_limit)
     assert resolved is not None, (
         f"TargetDown for {instance} still active in Alertmanager {resolve_limit:.0f} s after "
         f"{EXPORTER} started again on {VICTIM}"
