@@ -15,6 +15,7 @@ as Prometheus sends it; group_wait delays only the notification, so it is margin
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import signal
 import time
@@ -358,9 +359,27 @@ def _run_steps(drill: Drill, ctx: Ctx, fixes: list[RunbookFix], result: DrillRes
     drill.verify(ctx)
 
 
+# Label names are data from the monitored hosts (a textfile metric can carry any label): none
+# may become a variable that changes how the shell, the dynamic loader, Python, Ansible, SSH
+# or the Vault client behave for the root commands of the fix.
+_RESERVED_ENV = frozenset({"PATH", "IFS", "ENV", "HOME", "SHELL", "SHELLOPTS", "BASHOPTS",
+                           "CDPATH", "PS4", "TMPDIR", "USER", "LOGNAME", "LANG", "TERM", "PWD",
+                           "OLDPWD", "GLOBIGNORE", "POSIXLY_CORRECT", "SUDO_ASKPASS"})
+_RESERVED_PREFIXES = ("LD_", "BASH", "PYTHON", "ANSIBLE", "SSH", "VAULT_", "BAO_", "LC_",
+                      "RAMPART", "GIT_", "PERL", "RUBY", "NODE_", "OPENSSL", "GCONV", "MALLOC")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
 def fix_env(labels: Mapping[str, str]) -> dict[str, str]:
-    """The alert's labels as environment variables of the fix (MOUNTPOINT, INSTANCE, ...)."""
-    return {k.upper(): v for k, v in labels.items() if k.replace("_", "").isalnum()}
+    """The alert's labels as environment variables of the fix (MOUNTPOINT, INSTANCE, ...);
+    a label whose name is not a plain variable name or is reserved is left out."""
+    env = {}
+    for key, value in labels.items():
+        name = key.upper()
+        if (_ENV_NAME.fullmatch(name) and name not in _RESERVED_ENV
+                and not name.startswith(_RESERVED_PREFIXES)):
+            env[name] = value
+    return env
 
 
 def _apply(ctx: Ctx, drill: Drill, fix: RunbookFix, labels: Mapping[str, str]) -> None:

@@ -4,6 +4,7 @@ is reverted when a step fails, an alert never comes, or a signal arrives."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.drills import engine
 from infra.drills.catalog import drills
@@ -147,6 +150,22 @@ def test_a_rule_prometheus_does_not_have_is_named() -> None:
 def test_labels_reach_the_fix_as_upper_case_variables() -> None:
     assert fix_env({"mountpoint": "/x", "instance": "h:9100", "bad-name": "y"}) == {
         "MOUNTPOINT": "/x", "INSTANCE": "h:9100"}
+
+
+@pytest.mark.parametrize("name", ["path", "Path", "ld_preload", "LD_LIBRARY_PATH", "bash_env",
+                                  "env", "ifs", "pythonpath", "ansible_become_exe", "ssh_auth_sock",
+                                  "vault_addr", "lc_all", "home", "shellopts", "ps4", "1abc",
+                                  "_x", "ü", "a b", "a=b"])
+def test_a_label_cannot_become_a_variable_that_changes_how_the_fix_runs(name: str) -> None:
+    assert fix_env({name: "/srv/evil.so", "mountpoint": "/x"}) == {"MOUNTPOINT": "/x"}
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=20), max_size=8))
+def test_no_label_set_yields_a_reserved_or_malformed_variable(labels: dict[str, str]) -> None:
+    for name in fix_env(labels):
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), name
+        assert name not in {"PATH", "IFS", "ENV", "HOME", "SHELL", "BASH_ENV", "SHELLOPTS"}
+        assert not name.startswith(("LD_", "BASH", "PYTHON", "ANSIBLE", "SSH", "VAULT_")), name
 
 
 # ------------------------------------------------------------------- fake lab and monitor
