@@ -14,8 +14,6 @@ CONFIG = "/etc/rampart-logship"
 PORT = 2514
 
 
-
-
 def stored_count(log_host: Host, sender: str, text: str) -> int:
     """Lines of `sender`'s store on the log host containing `text`. Search for the entry as
     stored ("tag: message"): sudo's log of the test's own command also holds the message."""

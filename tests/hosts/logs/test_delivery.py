@@ -3,6 +3,7 @@ host's name; and a restart of the log host's receiver loses nothing logged meanw
 
 from __future__ import annotations
 
+import shlex
 import time
 import uuid
 from collections.abc import Callable
@@ -62,3 +63,33 @@ def test_a_receiver_restart_loses_no_line(hardened: Callable[[str], Host]) -> No
     print(f"{LINES_WHILE_DOWN} lines queued during the receiver's stop arrived "
           f"{time.monotonic() - start:.1f} s after its start ({total} stored, "
           f"{total - LINES_WHILE_DOWN} delivered twice: RELP resends what was not acknowledged)")
+
+
+AUDIT_LOG = "/var/log/audit/audit.log"  # logship_audit_log's default, where auditd writes
+
+
+def test_an_audit_record_reaches_the_log_host_tagged_auditd(
+    hardened: Callable[[str], Host]
+) -> None:
+    """The lab's containers cannot run auditd (the kernel gives them no audit), so the test
+    writes one record in auditd's format where auditd would: the file rsyslog reads is the
+    same on a bare host, where auditd is what appends to it."""
+    sender, log_host = hardened(SENDER), hardened(LOG_HOST)
+    record = (f"type=USER_CMD msg=audit({time.time():.3f}:{uuid.uuid4().int % 10**6}): "
+              f"pid=1 uid=0 msg='rampart-audit-{uuid.uuid4()}'")
+    created = not sender.file(AUDIT_LOG).exists
+    try:
+        if created:  # as auditd would have: the file exists before rsyslog starts reading
+            sender.check_output(f"install -d -m 0700 /var/log/audit && install -m 0600 "
+                                f"/dev/null {AUDIT_LOG} && systemctl restart rsyslog")
+        start = time.monotonic()
+        sender.check_output(f"printf '%s\\n' {shlex.quote(record)} >> {AUDIT_LOG}")
+        seen = wait(lambda: stored_count(log_host, SENDER, f"auditd: {record}") == 1,
+                    LATENCY_LIMIT, step=0.2)
+        assert seen is not None, (
+            f"an audit record appended to {SENDER}:{AUDIT_LOG} is not in "
+            f"{LOG_HOST}:{STORE}/{SENDER}/ (tag auditd) after {LATENCY_LIMIT:.0f} s")
+        print(f"audit record {SENDER} -> {LOG_HOST} in {time.monotonic() - start:.2f} s")
+    finally:
+        if created:
+            sender.run(f"rm -f {AUDIT_LOG} && rmdir /var/log/audit")
