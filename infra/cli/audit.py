@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -31,27 +32,39 @@ def run(
     waivers: Annotated[bool, typer.Option(help="Apply waivers/lynis.yml.")] = True,
     min_index: Annotated[int, typer.Option(
         help="Fail below this Lynis index.")] = auditing.MIN_INDEX,
+    evidence: Annotated[Path | None, typer.Option(
+        "--evidence", metavar="DIR",
+        help="Also write the result as readiness evidence into DIR (default: "
+             "RAMPART_EVIDENCE_DIR when set; docs/readiness.md).")] = None,
 ) -> None:
     """Print, per inventory host, the Lynis hardening index and ssh-audit failures/warnings;
     write the JSON report to --out (its directory keeps Rampart's manifest: a file Rampart
     did not write is not overwritten unless --force).
 
-    Exit 1 when a host misses the bar, 2 (one line) on a bad inventory, waiver file or
-    --out, 3 when no host could be audited at all (the lab is down or unreachable)."""
+    With --evidence DIR (or RAMPART_EVIDENCE_DIR) the result is also written as readiness
+    evidence (audit:lynis and audit:ssh-audit per host, audit:waivers), a failing audit's
+    too; not when no host could be audited (exit 3: the audit did not run).
+
+    Exit 1 when a host misses the bar, 2 (one line) on a bad inventory, waiver file, --out
+    or evidence directory, 3 when no host could be audited at all (the lab is down or
+    unreachable)."""
     from infra.offline.outdir import OutputError, preflight_file, write_files
+    from infra.readiness.collect import Recorder
+    from infra.readiness.evidence import EvidenceError
 
     try:
         preflight_file(out, writer="audit", force=force)
-    except OutputError as exc:
+        recorder = Recorder.start(evidence)
+    except (OutputError, EvidenceError) as exc:
         raise fail(exc, INPUT_ERROR) from None
     try:
         report = auditing.audit(inventory=inventory, limit=limit, lynis=lynis, ssh=ssh_audit,
                                 apply_waivers=waivers)
     except auditing.AuditError as exc:
         raise fail(exc, INPUT_ERROR, prefix="audit failed: ") from None
+    text = json.dumps(report, indent=2) + "\n"
     try:
-        write_files(out.parent, {out.name: json.dumps(report, indent=2) + "\n"},
-                    writer="audit", force=force, prune=False)
+        write_files(out.parent, {out.name: text}, writer="audit", force=force, prune=False)
     except OutputError as exc:
         raise fail(exc, INPUT_ERROR) from None
     console.print(auditing.table(report))
@@ -61,5 +74,12 @@ def run(
         console.print(f"[red]✗[/red] {escape(problem)}")
     if auditing.unreachable(report):
         raise typer.Exit(UNAVAILABLE)
+    if recorder is not None:
+        try:
+            path = recorder.record("audit", out.name, text)
+        except EvidenceError as exc:
+            raise fail(exc, INPUT_ERROR, prefix="evidence not written: ") from None
+        print(f"evidence: {path}", file=sys.stderr)
     if problems:
         raise typer.Exit(CHECK_FAILED)
+

@@ -59,8 +59,16 @@ def run_(
     json_out: Annotated[Path | None, typer.Option(
         "--json", metavar="OUT", help="Write every drill's figures to this JSON file.")] = None,
     timeout: Annotated[float, typer.Option(help="Longest one drill may take (s).")] = 900.0,
+    evidence: Annotated[Path | None, typer.Option(
+        "--evidence", metavar="DIR",
+        help="Also write the figures as readiness evidence into DIR (default: "
+             "RAMPART_EVIDENCE_DIR when set; docs/readiness.md).")] = None,
 ) -> None:
-    """Run drills on the default lab and print each one's time-to-alert against its bound."""
+    """Run drills on the default lab and print each one's time-to-alert against its bound.
+
+    With --evidence DIR (or RAMPART_EVIDENCE_DIR) the figures are also written as readiness
+    evidence (drill:<name> per drill, drills:all), failed drills' too; none when the run was
+    interrupted or the lab was unavailable for every drill."""
     from infra.drills import DrillError, DrillInterrupted
     from infra.drills.catalog import by_name, drills
     from infra.drills.engine import run
@@ -73,6 +81,13 @@ def run_(
         raise fail(f"--timeout must be positive, got {timeout:g}", INPUT_ERROR)
     if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
         raise fail(f"--json {json_out}: not a file in an existing directory", INPUT_ERROR)
+    from infra.readiness.collect import Recorder
+    from infra.readiness.evidence import EvidenceError
+
+    try:
+        recorder = Recorder.start(evidence)
+    except EvidenceError as exc:
+        raise fail(exc, INPUT_ERROR) from None
     try:
         selected = ([by_name(n) for n in names or []] if names else
                     [d for d in drills() if all_ or d.fast])
@@ -92,9 +107,17 @@ def run_(
         raise fail(exc, DrillInterrupted.exit_code) from None
     _write(json_out, results)
     failed = [r.drill for r in results if not r.passed]
+    codes = {r.exit_code for r in results if not r.passed}
+    if recorder is not None and results and not (failed and len(failed) == len(results)
+                                                 and codes == {UNAVAILABLE}):
+        text = json.dumps([r.as_dict() for r in results], indent=2) + "\n"
+        try:
+            path = recorder.record("drills", "drills.json", text)
+        except EvidenceError as exc:
+            raise fail(exc, INPUT_ERROR, prefix="evidence not written: ") from None
+        typer.echo(f"evidence: {path}", err=True)
     if failed:
         typer.echo(f"FAILED: {', '.join(failed)}", err=True)
-        codes = {r.exit_code for r in results if not r.passed}
         raise typer.Exit(UNAVAILABLE if codes == {UNAVAILABLE} else CHECK_FAILED)
     typer.echo(f"ok: {len(results)} drills passed")
 

@@ -295,11 +295,30 @@ def check_cmd(
     addr: AddrOpt = None,
     mount: MountOpt = None,
     allow_insecure_http: InsecureOpt = False,
+    evidence: Annotated[Path | None, typer.Option(
+        "--evidence", metavar="DIR",
+        help="Also write the result as readiness evidence into DIR (default: "
+             "RAMPART_EVIDENCE_DIR when set; docs/readiness.md).")] = None,
 ) -> None:
     """Every declared secret present, strong, not a known default, not shared by accident.
-    Exit 1 with one line per failing secret (its name, never its value)."""
+    Exit 1 with one line per failing secret (its name, never its value).
+
+    With --evidence DIR (or RAMPART_EVIDENCE_DIR) the result is also written as readiness
+    evidence (check secrets-check, for STACK), a failing check's too, redacted; none when
+    the check could not run (exit 2 or 3). A bad evidence directory is exit 2, before
+    Vault is contacted."""
+    from infra.readiness.collect import Recorder
+    from infra.readiness.evidence import EvidenceError
     from infra.secrets.check import check
+    from infra.secrets.literals import redact
     from infra.secrets.plan import validate_stack
+
+    try:
+        recorder = Recorder.start(evidence)
+    except EvidenceError as exc:
+        typer.echo(redact(f"error: {exc}"), err=True)
+        raise typer.Exit(INPUT_ERROR) from None
+    lines: list[str] = []
 
     def go() -> int:
         validate_stack(stack)
@@ -308,17 +327,37 @@ def check_cmd(
         vault = _vault(addr, mount, allow_insecure_http, parsed)
         findings = check(vault, stack, specs)
         for finding in findings:
-            typer.echo(finding.line(vault.mount))
+            lines.append(finding.line(vault.mount))
+            typer.echo(lines[-1])
         if findings:
-            typer.echo(f"{len(findings)} of {len(specs)} secrets of stack {stack} failing",
-                       err=True)
+            lines.append(f"{len(findings)} of {len(specs)} secrets of stack {stack} failing")
+            typer.echo(lines[-1], err=True)
             return 1
-        typer.echo(f"ok: all {len(specs)} secrets of stack {stack} present and strong")
+        lines.append(f"ok: all {len(specs)} secrets of stack {stack} present and strong")
+        typer.echo(lines[-1])
         return 0
 
     code = _run(go)
+    if recorder is not None:
+        try:
+            path = recorder.record("secrets-check", f"secrets-check-{stack}.log",
+                                   "\n".join(lines) + "\n", stack=stack, tools=_versions())
+        except EvidenceError as exc:
+            typer.echo(redact(f"evidence not written: {exc}"), err=True)
+            raise typer.Exit(INPUT_ERROR) from None
+        typer.echo(f"evidence: {path}", err=True)
     if code:
         raise typer.Exit(code)
+
+
+def _versions() -> dict[str, str]:
+    """The Vault client's version (the server's is not asked for: one request less)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {"hvac": version("hvac")}
+    except PackageNotFoundError:
+        return {}
 
 
 @app.command("rotate")

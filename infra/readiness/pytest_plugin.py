@@ -37,6 +37,7 @@ from infra.readiness import evidence
 MEASUREMENT = "rampart_readiness_measurement"
 _HOST_PARAMS = ("host", "hostname", "host_name", "name")
 _KEY = pytest.StashKey["Collector"]()
+_WITHHELD = pytest.StashKey[str]()
 
 
 class Collector:
@@ -134,9 +135,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "requirement(*ids): readiness requirement ids this test proves "
                    "(infra/readiness/requirements.yaml)")
     directory = config.getoption("--evidence-dir") or os.environ.get(evidence.ENV_DIR)
+    withheld = os.environ.pop(evidence.ENV_DIR, None)
+    if withheld is not None:
+        config.stash[_WITHHELD] = withheld
     if directory and not hasattr(config, "workerinput"):
         root = Path(str(config.rootpath))
         config.stash[_KEY] = Collector(Path(directory).absolute(), root)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    withheld = config.stash.get(_WITHHELD, None)
+    if withheld is not None:
+        os.environ[evidence.ENV_DIR] = withheld
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

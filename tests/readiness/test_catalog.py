@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.drills.catalog import drills
 from infra.readiness import adapters, catalog
 from policies import registry
 
@@ -40,6 +41,7 @@ def unresolved(cat: catalog.Catalog, collected: list[str]) -> list[str]:
     """Catalog references that name nothing: pytest references matching no collected test,
     evidence references no adapter writes."""
     rules = {f"{adapters.POLICY_PREFIX}{r.name}" for r in registry.RULES}
+    rules |= {f"drill:{d.name}" for d in drills()}  # the drills adapter's per-drill checks
     problems = []
     for req in cat.requirements:
         for check in req.checks:
@@ -123,3 +125,13 @@ def test_the_owners_figures_are_the_targets(rid: str, check: str, target: str) -
     req = next(r for r in catalog.load().requirements if r.id == rid)
     targets = [str(c.target) for c in req.checks if c.ref == check and c.target]
     assert target in targets, targets
+
+
+def test_every_drill_is_cited_by_the_drills_requirement() -> None:
+    """OPS-8 is "every drill of `rampart drill run --all`": a drill added to the catalog
+    without its evidence line would be proven by the others' records."""
+    req = next(r for r in catalog.load().requirements if r.id == "OPS-8")
+    cited = sorted(c.ref for c in req.checks if c.kind == "evidence")
+    assert cited == sorted(f"drill:{d.name}" for d in drills())
+    assert not req.manual
+

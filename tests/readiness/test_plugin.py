@@ -146,3 +146,22 @@ def test_a_host_test_records_its_host(tmp_path: Path) -> None:
     hosts_seen = {r.check: r.host for r in evidence.load_dir(out).records}
     assert hosts_seen == {"tests/hosts/test_sshd.py::test_sshd[edge1]": "edge1",
                           "tests/hosts/test_sshd.py::test_sshd[db1]": "db1"}
+
+
+def test_the_tests_never_see_the_variable_so_commands_they_run_write_no_evidence(
+        tmp_path: Path) -> None:
+    """The session records its tests; a command a test runs (with stand-ins) must not write
+    evidence of its own into the same directory, so the variable is withheld from tests."""
+    (tmp_path / "test_env.py").write_text(
+        "import os\n\ndef test_env():\n"
+        f"    assert {evidence.ENV_DIR!r} not in os.environ\n", encoding="utf-8")
+    out = tmp_path / "evidence"
+    base = {k: v for k, v in os.environ.items() if k != evidence.ENV_DIR}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "infra.readiness.pytest_plugin",
+         "-p", "no:cacheprovider", "-q", "test_env.py"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+        env={**base, "PYTHONPATH": str(ROOT), evidence.ENV_DIR: str(out)})
+    assert done.returncode == 0, done.stdout
+    (record,) = evidence.load_dir(out).records
+    assert (record.check, record.outcome) == ("test_env.py::test_env", "passed")
