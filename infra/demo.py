@@ -521,7 +521,8 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
                                        "--create-mount"), needs_vault=True, hint=(
             "the log names the secret and Vault's answer; docs/secrets.md describes bootstrap "
             "(VAULT_ADDR and VAULT_TOKEN of a dev server: `bao server -dev`)")),
-        StepSpec("secrets check", (rampart, "secrets", "check", "--stack", STACK),
+        StepSpec("secrets check", (rampart, "secrets", "check", "--stack", STACK,
+                                   "--evidence", str(evidence_dir)),
                  needs_vault=True, hint=(
             "the log names each missing or weak secret (never its value); "
             f"rerun `rampart secrets check --stack {STACK}` against the same Vault")),
@@ -545,6 +546,7 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
             "infra/lab/reachability.py; the firewall data is inventories/lab/group_vars/*/"
             "firewall.yml (role: firewall); rerun `.venv/bin/python -m infra.lab.reachability`")),
         StepSpec("audit", (rampart, "audit", "--inventory", inventory,
+                           "--evidence", str(evidence_dir),
                            "--out", str(audit_json)), needs_lab=True, show=show_audit, hint=(
             "the table in the log names the host below the Lynis bar or with ssh-audit "
             f"findings (full report: {audit_json}); rerun `rampart audit --limit HOST`; "
@@ -552,14 +554,18 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
         StepSpec("backup", (playbook, "playbooks/backup.yml"), needs_lab=True, hint=(
             ansible_hint("backup.yml") + "; the unit's journal on db1: "
             "`rampart lab ssh db1` then `journalctl -u 'rampart-pg-backup@*'`")),
-        StepSpec("restore drill", (playbook, "playbooks/restore-drill.yml"), needs_lab=True,
+        StepSpec("restore drill", (playbook, "playbooks/restore-drill.yml",
+                                   "-e", f"drill_evidence_dir={evidence_dir}",
+                                   "-e", f"drill_report_out={out / 'restore-drill'}"),
+                 needs_lab=True,
                  show=show_drill, hint=ansible_hint("restore-drill.yml")),
         StepSpec("render dev stack", (rampart, "render", "--stack", STACK,
                                       "--out", str(out / "render")), show=show_platform, hint=(
             "a catalog or stack mistake is one line in the log naming the file, service and "
             f"field; rerun `rampart render --stack {STACK} --out {out / 'render'}`")),
         StepSpec("policy check", (rampart, "policy", "check", "--stack", STACK, "--format",
-                                  "markdown", "--out", str(policy_md)), show=show_policy, hint=(
+                                  "markdown", "--out", str(policy_md),
+                                  "--evidence", str(evidence_dir)), show=show_policy, hint=(
             f"the report {policy_md} lists each mandatory violation with its remediation; "
             f"`rampart policy check --stack {STACK}` prints it as text")),
         StepSpec("render k8s-dev manifests", (rampart, "render", "--stack", K8S_STACK,
@@ -569,7 +575,8 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
             f"refuses (docs/kubernetes.md); rerun `rampart render --stack {K8S_STACK} "
             f"--format manifests --out {k8s_out}`")),
         StepSpec("policy check k8s-dev", (rampart, "policy", "check", "--stack", K8S_STACK,
-                                          "--format", "markdown", "--out", str(k8s_policy_md)),
+                                          "--format", "markdown", "--out", str(k8s_policy_md),
+                                          "--evidence", str(evidence_dir)),
                  hint=(f"the report {k8s_policy_md} lists each mandatory violation; "
                        f"`rampart policy check --stack {K8S_STACK}` prints it as text")),
         StepSpec("observability build", (rampart, "observability", "build", "--stack", STACK,
@@ -614,7 +621,8 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
         # One real fault end to end (docs/drills.md): node_exporter stopped on a host, the
         # alert timed into Alertmanager against its bound, the runbook's fix, the resolution.
         StepSpec("fault drill", (rampart, "drill", "run", FAST_DRILL, "--inventory", inventory,
-                                 "--json", str(drill_json)), needs_lab=True,
+                                 "--json", str(drill_json), "--evidence", str(evidence_dir)),
+                 needs_lab=True,
                  show=show_drill_timing, hint=(
             "the log shows the drill's stages (fault, alert, fix, resolution) and which one "
             "failed; the fault is reverted even on failure; rerun `rampart drill run "
@@ -622,7 +630,9 @@ def demo_steps(console: Console, out: Path, root: Path, lab: LabConfig) -> list[
         # The readiness certificate from what this demo (and any `make test` at this commit)
         # recorded: every requirement proven, failed, not run or stale, with its evidence.
         StepSpec("readiness evidence", (sys.executable, "-m", "infra.readiness.collect",
-                                        "--demo", str(out), "--evidence", str(evidence_dir),
+                                        "--demo", str(out), "--only", "backup",
+                                        "--only", "promtool",
+                                        "--only", "benchmark", "--evidence", str(evidence_dir),
                                         "--stack", STACK), hint=(
             "the log names the output an adapter could not read (infra/readiness/adapters.py); "
             f"rerun `.venv/bin/python -m infra.readiness.collect --demo {out}`")),
@@ -661,9 +671,11 @@ def run_demo(out: Path, *, with_hosts: bool = True) -> int:
     # Never show figures or reports left by an earlier run, and never leave the commands'
     # --out guards (which refuse files they did not write) a demo's leftovers to trip on.
     for stale in ("audit.json", "reachability.json", "policy.md", "policy-k8s.md",
+                  "edge-probes.json", "edge-load.json", "fault-drill.json",
                   ".rampart-manifest.json"):
         (out / stale).unlink(missing_ok=True)
-    for stale_dir in ("render", "render-vault", "render-k8s", "observability"):
+    for stale_dir in ("render", "render-vault", "render-k8s", "observability",
+                      "restore-drill"):
         shutil.rmtree(out / stale_dir, ignore_errors=True)
     try:
         lab = default_lab()

@@ -20,6 +20,7 @@ from infra import demo
 from infra.drills.catalog import drills
 from infra.drills.engine import Ctx, Drill, run
 from infra.lab import LabConfig
+from infra.readiness import evidence
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,12 @@ def test_the_demo_fault_drill_step_passes_and_shows_its_timing(
     step = next(s for s in demo.demo_steps(console, tmp_path, REPO, lab)
                 if s.name == "fault drill")
     assert step.needs_lab and step.show is not None
-    done = subprocess.run(step.argv, cwd=REPO, capture_output=True, text=True, timeout=960,
+    # The demo's evidence directory is the repository's out/evidence: here a scratch one.
+    argv = list(step.argv)
+    at = argv.index("--evidence") + 1
+    assert argv[at] == str(REPO / "out" / "evidence"), argv
+    argv[at] = str(tmp_path / "evidence")
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=960,
                           check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"exit {done.returncode}: {output[-2000:]}"
@@ -63,6 +69,10 @@ def test_the_demo_fault_drill_step_passes_and_shows_its_timing(
     arrivals = result["arrivals"]
     assert arrivals and all(a["time_to_alert_s"] is not None
                             and a["time_to_alert_s"] <= a["bound_s"] for a in arrivals), arrivals
+    recorded = evidence.load_dir(tmp_path / "evidence")
+    assert not recorded.problems, [str(p) for p in recorded.problems]
+    outcomes = {(r.check, r.host): r.outcome for r in recorded.records}
+    assert outcomes[(f"drill:{demo.FAST_DRILL}", result["host"])] == "passed", outcomes
     step.show()
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     for a in arrivals:
