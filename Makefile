@@ -37,10 +37,13 @@ EVIDENCE := out/evidence
 
 test: setup system-deps ## Every test tier: unit, integration, hosts (lab); then the readiness report
 	RAMPART_EVIDENCE_DIR=$(EVIDENCE) $(BIN)/pytest -q
-	$(BIN)/rampart policy check --stack dev --format sarif --out out/policy.sarif --force
-	$(BIN)/python -m infra.readiness.collect sarif out/policy.sarif --evidence $(EVIDENCE) --stack dev
+	$(BIN)/rampart policy check --stack dev --format sarif --out out/policy.sarif --force --evidence $(EVIDENCE)
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --out out/readiness.html --force
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --format markdown --out out/readiness.md --force
+
+.PHONY: readiness-ci
+readiness-ci: setup ## Readiness report without the lab (what CI publishes; docs/ci.md)
+	BIN=$(BIN) EVIDENCE=$(EVIDENCE) bash scripts/readiness-ci.sh
 
 test-hosts: setup system-deps ## Host tier only (builds the lab rootfs when missing)
 	$(BIN)/pytest -m hosts -q

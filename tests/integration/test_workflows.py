@@ -12,7 +12,9 @@ workflows use), in a copy of the working tree (tracked and untracked-not-ignored
 uncommitted edits are what is tested) whose .venv `make setup` builds once per session.
 `uses:` steps need GitHub (and the Pulumi CLI) and are skipped with the reason recorded; for
 pulumi/actions the environment it would receive is checked instead: it must read the stack's
-secrets from the throwaway OpenBao the job started, the way the program reads them.
+secrets from the throwaway OpenBao the job started, the way the program reads them; for
+actions/upload-artifact, the files it would upload (`if-no-files-found: error`: every path
+line must name one).
 Mutated copies of the workflows (a renamed flag, a wrong path, a removed function) must fail.
 """
 
@@ -339,7 +341,6 @@ SKIP_REASONS = {
     "actions/checkout": "the test's copy of the working tree is the checkout",
     "actions/setup-python": "this machine's python3.11 stands in",
     "github/codeql-action/": "uploads to GitHub code scanning",
-    "actions/upload-artifact": "uploads to GitHub",
 }
 
 
@@ -626,7 +627,43 @@ def check_pulumi_preview(inputs: Mapping[str, str], env: Mapping[str, str], run:
             f"{stack} (render --vault ok) and cannot write")
 
 
-HOOKS: dict[str, UsesHook] = {"pulumi/actions": check_pulumi_preview}
+def _artifact_files(workspace: Path, pattern: str, hidden: bool) -> set[Path]:
+    """What one `path:` line of upload-artifact names: a file, a directory's files, a glob."""
+    matched = sorted(workspace.glob(pattern)) if any(c in pattern for c in "*?[") \
+        else [workspace / pattern]
+    files = set()
+    for path in matched:
+        found = path.rglob("*") if path.is_dir() else [path]
+        files |= {f for f in found if f.is_file() and (hidden or not any(
+            part.startswith(".") for part in f.relative_to(workspace).parts))}
+    return files
+
+
+def check_upload_artifact(inputs: Mapping[str, str], env: Mapping[str, str], run: JobRun) -> str:
+    """No GitHub here: check what actions/upload-artifact would upload instead. With
+    `if-no-files-found: error`, every `path:` line must name a file: stricter than the action
+    (which fails only when no line does), since a line that matches nothing is a mistake."""
+    lines = [line.strip() for line in inputs.get("path", "").splitlines() if line.strip()]
+    assert lines, "no `path:` to upload"
+    mode = inputs.get("if-no-files-found", "warn")
+    assert mode in ("warn", "error", "ignore"), f"if-no-files-found: {mode!r} is not one of " \
+        "warn, error, ignore"
+    hidden = inputs.get("include-hidden-files", "false") == "true"
+    files: set[Path] = set()
+    for line in (line for line in lines if not line.startswith("!")):
+        matched = _artifact_files(run.workspace, line, hidden)
+        assert matched or mode != "error", \
+            f"if-no-files-found: error, and path {line!r} matches no file in the workspace"
+        files |= matched
+    for line in (line for line in lines if line.startswith("!")):
+        files -= _artifact_files(run.workspace, line[1:], hidden)
+    size = sum(f.stat().st_size for f in files)
+    return (f"checked instead: artifact {inputs.get('name', 'artifact')!r} would hold "
+            f"{len(files)} file(s), {size} bytes")
+
+
+HOOKS: dict[str, UsesHook] = {"pulumi/actions": check_pulumi_preview,
+                              "actions/upload-artifact": check_upload_artifact}
 
 
 def masked_values(run: JobRun) -> set[str]:
