@@ -370,20 +370,28 @@ _RESERVED_PREFIXES = ("LD_", "BASH", "PYTHON", "ANSIBLE", "SSH", "VAULT_", "BAO_
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
-def fix_env(labels: Mapping[str, str]) -> dict[str, str]:
-    """The alert's labels as environment variables of the fix (MOUNTPOINT, INSTANCE, ...);
-    a label whose name is not a plain variable name or is reserved is left out."""
+_REFERENCE = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def fix_env(labels: Mapping[str, str], script: str) -> dict[str, str]:
+    """The alert's labels the fix's script reads ($MOUNTPOINT, ${STANZA}, ...) as its
+    environment variables, and no others; a reserved name, a value that a command would read
+    as an option (leading "-") or one with control characters is left out (the script, run
+    with `set -u`, then stops on the unset variable instead of acting on it)."""
+    wanted = set(_REFERENCE.findall(script))
     env = {}
     for key, value in labels.items():
         name = key.upper()
-        if (_ENV_NAME.fullmatch(name) and name not in _RESERVED_ENV
-                and not name.startswith(_RESERVED_PREFIXES)):
+        if (name in wanted and _ENV_NAME.fullmatch(name) and name not in _RESERVED_ENV
+                and not name.startswith(_RESERVED_PREFIXES)
+                and not value.startswith("-") and not _CONTROL.search(value)):
             env[name] = value
     return env
 
 
 def _apply(ctx: Ctx, drill: Drill, fix: RunbookFix, labels: Mapping[str, str]) -> None:
-    env = fix_env(labels)
+    env = fix_env(labels, fix.script)
     if fix.on == "controller":
         ctx.lab.controller(fix.script, env)
     else:

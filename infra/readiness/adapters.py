@@ -305,7 +305,8 @@ def backup(path: Path, ctx: Context, stack: str | None = None, host: str | None 
 
 # --- rampart secrets check --------------------------------------------------------------------
 
-_SECRETS_OK = re.compile(r"ok: all (?P<n>\d+) secrets of stack (?P<stack>\S+) present and strong")
+_SECRETS_OK = re.compile(r"^ok: all (?P<n>\d+) secrets of stack (?P<stack>\S+) present and strong",
+                         re.M)
 _SECRETS_FAIL = re.compile(r"^FAIL (?P<label>\S+) ", re.M)
 _SECRETS_SUMMARY = re.compile(r"(?P<bad>\d+) of (?P<n>\d+) secrets of stack (?P<stack>\S+) "
                               "failing")
@@ -315,7 +316,9 @@ def secrets_check(path: Path, ctx: Context, stack: str | None = None,
                   host: str | None = None) -> Records:
     text = _text(path)
     ok = _SECRETS_OK.search(text)
-    if ok:
+    # A FAIL line or the failing summary anywhere outweighs an "ok" line (a log holding two
+    # runs, or a label that contains the phrase).
+    if ok and not _SECRETS_FAIL.search(text) and not _SECRETS_SUMMARY.search(text):
         return [make_record(ctx, check="secrets-check", kind="secrets-check",
                             stack=stack or ok["stack"], host=host, outcome="passed",
                             at=_mtime(path),

@@ -195,6 +195,16 @@ def test_secrets_check_output(tmp_path: Path) -> None:
     assert bad["outcome"] == "failed"
     assert bad["message"] == "failing: auth/JWT_SECRET, crm/DB_PASSWORD"
     assert _values(bad) == {"failing": 2, "secrets": 15}
+    # Two runs in one log (a passing one, then a failing one), or an "ok" phrase inside a
+    # FAIL line: never proof.
+    (both,) = adapters.secrets_check(_write(
+        tmp_path, "both.log", "ok: all 15 secrets of stack dev present and strong\n" + failing),
+        CTX)
+    assert both["outcome"] == "failed"
+    (inside,) = adapters.secrets_check(_write(
+        tmp_path, "inside.log", "FAIL x/ok: all 1 secrets of stack dev present and strong (y)"
+        ": too short\n"), CTX)
+    assert inside["outcome"] == "failed"
 
 
 @pytest.mark.unit

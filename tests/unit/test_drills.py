@@ -25,6 +25,7 @@ from infra.drills.runbook import mitigation_fixes, runbook_fix
 
 pytestmark = pytest.mark.unit
 
+THING = 'systemctl start thing --mount="$MOUNTPOINT"'  # the fix in PAGE
 PAGE = """# Thing
 
 ## What fired
@@ -44,7 +45,7 @@ true
 <!-- drill: restart -->
 ```sh
 # comment
-systemctl start thing
+systemctl start thing --mount="$MOUNTPOINT"
 ```
 
 <!-- drill: power on=controller -->
@@ -62,7 +63,7 @@ def test_runbook_blocks_are_read_with_where_they_run() -> None:
     fixes = mitigation_fixes("Thing", PAGE)
     assert sorted(fixes) == ["power", "restart"]
     assert fixes["restart"].on == "host"
-    assert fixes["restart"].script == "# comment\nsystemctl start thing\n"
+    assert fixes["restart"].script == f"# comment\n{THING}\n"
     assert fixes["power"].on == "controller"
     assert fixes["power"].script == "rampart lab up\n"
     assert fixes["restart"].where == "runbooks/Thing.md:17 (drill: restart)"
@@ -76,7 +77,7 @@ def test_runbook_blocks_are_read_with_where_they_run() -> None:
         (PAGE.replace("on=controller", "on=db1"), "on=db1"),
         (PAGE.replace("drill: power", "drill: restart"), "appears twice"),
         (PAGE.replace("```bash\nrampart", "rampart"), "must be followed by a ```sh fence"),
-        (PAGE.replace("# comment\nsystemctl start thing\n", "# only a comment\n"),
+        (PAGE.replace(f"# comment\n{THING}\n", "# only a comment\n"),
          "has no command"),
         (PAGE[: PAGE.index("rampart lab up") + 15], "never closed"),
     ],
@@ -147,9 +148,17 @@ def test_a_rule_prometheus_does_not_have_is_named() -> None:
         bound(Expect("Nope", "critical"), TIMING)
 
 
-def test_labels_reach_the_fix_as_upper_case_variables() -> None:
-    assert fix_env({"mountpoint": "/x", "instance": "h:9100", "bad-name": "y"}) == {
-        "MOUNTPOINT": "/x", "INSTANCE": "h:9100"}
+def test_labels_the_fix_reads_reach_it_as_upper_case_variables() -> None:
+    script = 'df -h "$MOUNTPOINT"; echo "${INSTANCE}"'
+    assert fix_env({"mountpoint": "/x", "instance": "h:9100", "bad-name": "y", "job": "node"},
+                   script) == {"MOUNTPOINT": "/x", "INSTANCE": "h:9100"}
+
+
+@pytest.mark.parametrize("value", ["-delete", "--help", "/x\n-delete", "/x\x00y", "a\rb"])
+def test_a_label_value_a_command_would_take_as_an_option_never_reaches_the_fix(
+    value: str,
+) -> None:
+    assert fix_env({"mountpoint": value}, 'find "$MOUNTPOINT"') == {}
 
 
 @pytest.mark.parametrize("name", ["path", "Path", "ld_preload", "LD_LIBRARY_PATH", "bash_env",
@@ -157,12 +166,14 @@ def test_labels_reach_the_fix_as_upper_case_variables() -> None:
                                   "vault_addr", "lc_all", "home", "shellopts", "ps4", "1abc",
                                   "_x", "ü", "a b", "a=b"])
 def test_a_label_cannot_become_a_variable_that_changes_how_the_fix_runs(name: str) -> None:
-    assert fix_env({name: "/srv/evil.so", "mountpoint": "/x"}) == {"MOUNTPOINT": "/x"}
+    script = f'echo "${name.upper()}" "$MOUNTPOINT" "${{LD_PRELOAD}}" "$PGHOST"'
+    assert fix_env({name: "/srv/evil.so", "mountpoint": "/x"}, script) == {"MOUNTPOINT": "/x"}
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=20), max_size=8))
 def test_no_label_set_yields_a_reserved_or_malformed_variable(labels: dict[str, str]) -> None:
-    for name in fix_env(labels):
+    script = " ".join(f"${k.upper()}" for k in labels)  # the worst case: it reads them all
+    for name in fix_env(labels, script):
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), name
         assert name not in {"PATH", "IFS", "ENV", "HOME", "SHELL", "BASH_ENV", "SHELLOPTS"}
         assert not name.startswith(("LD_", "BASH", "PYTHON", "ANSIBLE", "SSH", "VAULT_")), name
@@ -287,7 +298,7 @@ def test_an_alert_already_active_is_refused_before_the_fault(
 def test_a_fix_that_does_not_fix_fails_the_drill(fast_polls: Path) -> None:
     monitor, cleaned = FakeMonitor(), []
     (fast_polls / "Boom.md").write_text(
-        PAGE.replace("# Thing", "# Boom").replace("systemctl start thing", "echo no-op"))
+        PAGE.replace("# Thing", "# Boom").replace(THING, "echo no-op"))
 
     def act(_ctx: Ctx) -> None:
         monitor.firing["Boom"] = {"alertname": "Boom", "severity": "critical", "instance": "h1"}
