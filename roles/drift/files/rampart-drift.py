@@ -12,7 +12,7 @@
                            database (never blessed by it), into MARKER
     rampart-drift aide-accept --since MARKER
                            AIDE's database takes what this converge changed (inodes changed
-                           since MARKER, touched when playbooks/site.yml started), and only
+                           since MARKER, written when playbooks/harden.yml started), and only
                            that: a difference outside it keeps the old database and is drift;
                            prints "changed" or "unchanged"
 
