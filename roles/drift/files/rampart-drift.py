@@ -283,7 +283,9 @@ def relevant_entries(entries: list[str], ignore: list[str]) -> list[str]:
 def aide_verdict(rc: int, stdout: str, stderr: str, ignore: list[str]) -> tuple[bool, list[str]]:
     """(ok, summary) of one `aide --check`. Entries under volatile paths (runtime state,
     temporary files) are not drift; nor are those directories themselves ("/var/tmp/" covers
-    "/var/tmp"). Anything aide says that cannot be read as such entries is not ok."""
+    "/var/tmp"); nor a file as recorded but for its times and inode (written back identically:
+    a managed file a converge restored). Anything aide says that cannot be read as such
+    entries is not ok."""
     if rc == 0:
         return True, []
     if rc not in _AIDE_DIFFERENCES:
@@ -296,12 +298,14 @@ def aide_verdict(rc: int, stdout: str, stderr: str, ignore: list[str]) -> tuple[
     if not entries:
         # It found differences but listed none this checker reads: never call that clean.
         return False, [f"aide reported differences (exit {rc}) but listed no entry"]
-    relevant = relevant_entries(entries, ignore)
+    as_recorded = {path for kind, path, only_times in aide_entry_kinds(stdout) if only_times}
+    relevant = [e for e in relevant_entries(entries, ignore) if e not in as_recorded]
     summary = relevant[:10]
     if len(relevant) > 10:
         summary.append(f"(+{len(relevant) - 10} more)")
-    if len(entries) > len(relevant):
-        summary.append(f"({len(entries) - len(relevant)} under ignored paths)")
+    skipped = len(entries) - len(relevant)
+    if skipped:
+        summary.append(f"({skipped} under ignored paths or only their times changed)")
     return not relevant, summary
 
 
