@@ -31,10 +31,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a file: the project package beside this script
+from infra.readiness import catalog as catalogs  # the venv's editable install (make setup)
 
-from infra.readiness import catalog as catalogs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LAB_DIRS = ("tests/hosts/", "tests/drills/")
 LAB_TIERS = "not hosts and not drills"
