@@ -383,29 +383,24 @@ def changed_since(since: float, ignore: list[str], root: str = "/",
     ignored = tuple(ignore)
     skip = pseudo_mounts() if skip is None and root == "/" else (skip or set())
     found: set[str] = set()
+
+    def seen(path: str) -> bool:
+        """Records `path` when its inode changed since; False when it is gone."""
+        try:
+            if os.lstat(path).st_ctime >= since:
+                found.add(path)
+        except OSError:
+            return False
+        return True
+
     for top, dirs, files in os.walk(root):
-        keep = []
-        for name in dirs:
-            path = os.path.join(top, name)
-            if path in _NOT_WALKED or path in skip or (
-                    ignored and (path + "/").startswith(ignored)):
-                continue
-            try:
-                if os.lstat(path).st_ctime >= since:
-                    found.add(path)
-            except OSError:
-                continue
-            keep.append(name)
-        dirs[:] = keep
+        dirs[:] = [name for name in dirs if (path := os.path.join(top, name)) not in _NOT_WALKED
+                   and path not in skip
+                   and not (ignored and (path + "/").startswith(ignored)) and seen(path)]
         for name in files:
             path = os.path.join(top, name)
-            if ignored and path.startswith(ignored):
-                continue
-            try:
-                if os.lstat(path).st_ctime >= since:
-                    found.add(path)
-            except OSError:
-                continue
+            if not (ignored and path.startswith(ignored)):
+                seen(path)
     return found
 
 
