@@ -36,7 +36,7 @@ test-fast: setup ## Unit tier only (inner loop)
 EVIDENCE := out/evidence
 
 test: setup system-deps ## Every test tier: unit, integration, hosts (lab); then the readiness report
-	RAMPART_EVIDENCE_DIR=$(EVIDENCE) $(BIN)/pytest -q
+	RAMPART_EVIDENCE_DIR=$(EVIDENCE) $(BIN)/python scripts/test_tiers.py -q
 	$(BIN)/rampart policy check --stack dev --format sarif --out out/policy.sarif --force --evidence $(EVIDENCE)
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --out out/readiness.html --force
 	$(BIN)/rampart readiness --evidence $(EVIDENCE) --format markdown --out out/readiness.md --force

@@ -23,15 +23,14 @@ a catalog that cannot be read.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from infra.readiness import catalog as catalogs  # the venv's editable install (make setup)
+from infra import side_by_side  # the venv's editable install (make setup)
+from infra.readiness import catalog as catalogs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,29 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_parts(evidence: Path, catalog: Path) -> int:
-    """Each part in its own process (one evidence file each); their output in turn, after.
-
-    Exit: a part's code other than 0/1 (pytest could not run it properly) wins, else 1 when a
-    test failed in either, else 0."""
-    print(f"readiness_ci: running the {' and '.join(PARTS)} parts side by side; their output "
-          "follows when both are done", flush=True)
-    procs = {}
-    with tempfile.TemporaryDirectory(prefix="readiness-ci-") as tmp:
-        for part in PARTS:
-            log = (Path(tmp) / f"{part}.log").open("w+", encoding="utf-8")
-            procs[part] = (log, subprocess.Popen(  # noqa: S603 - this interpreter, this script
-                [sys.executable, str(Path(__file__).resolve()), "--evidence", str(evidence),
-                 "--catalog", str(catalog), "--part", part],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-        codes = {}
-        for part, (log, proc) in procs.items():
-            codes[part] = proc.wait()
-            log.seek(0)
-            print(f"--- readiness_ci: the {part} part (exit {codes[part]}) ---", flush=True)
-            sys.stdout.write(log.read())
-            log.close()
-    broken = [code for code in codes.values() if code not in (0, 1)]
-    return broken[0] if broken else max(codes.values())
+    """Each part in its own process (one evidence file each); their output in turn, after."""
+    script = [sys.executable, str(Path(__file__).resolve()), "--evidence", str(evidence),
+              "--catalog", str(catalog), "--part"]
+    try:
+        codes = side_by_side.run({part: [*script, part] for part in PARTS}, label="readiness_ci")
+    except KeyboardInterrupt:
+        return 2
+    return side_by_side.combined(codes)
 
 
 if __name__ == "__main__":
