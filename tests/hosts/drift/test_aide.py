@@ -6,6 +6,7 @@ review. On app1, through site.yml limited to the drift role (and the converge's 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from testinfra.host import Host
@@ -62,3 +63,25 @@ def test_a_converge_takes_its_own_changes_into_aide_but_never_a_hand_made_one(
         if host.file(HAND_MADE).exists or not _aide(host)["ok"]:
             host.run(f"rm -f {HAND_MADE}")
             _converge(run_playbook, "-e", "drift_aide_accept_changes=true")
+
+
+def test_a_check_stopped_by_a_converge_leaves_no_failed_unit(
+    hardened: Callable[[str], Host]
+) -> None:
+    # Every converge stops a running AIDE check before it updates the database; the check is
+    # abandoned, and the host must not stay degraded (`systemctl --failed`) because of it.
+    host = hardened(HOST)
+    unit = "rampart-drift-aide.service"
+    host.check_output(f"systemctl reset-failed {unit} || true")
+    host.check_output(f"systemctl start --no-block {unit}")
+    state = ""
+    for _ in range(50):
+        state = host.run(f"systemctl show -P ActiveState {unit}").stdout.strip()
+        if state == "activating":
+            break
+        time.sleep(0.2)
+    assert state == "activating", f"{HOST}: the AIDE check did not start ({state})"
+    time.sleep(1)  # python and aide are running, not only forked
+    host.check_output(f"systemctl stop {unit}")
+    result = host.run(f"systemctl show -P ActiveState,Result {unit}").stdout.split()
+    assert result == ["inactive", "success"], f"{HOST}: {unit} after a stop: {result}"
