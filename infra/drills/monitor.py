@@ -8,9 +8,6 @@ monitoring group's first host), as `rampart demo` reads them (infra/observabilit
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,16 +20,11 @@ from typing import Any
 import yaml
 
 from infra.drills.errors import DrillInputError, DrillUnavailableError
-from infra.observability.live import MONITORING_GROUP
+from infra.observability.live import LiveError, monitoring_host
 from infra.observability.settings import parse_duration
 
-REPO = Path(__file__).resolve().parents[2]
 # Alertmanager's own default when the route names none.
 DEFAULT_GROUP_WAIT_S = 30
-
-
-def _role_default(name: str) -> Any:
-    return yaml.safe_load((REPO / "roles/prometheus/defaults/main.yml").read_text())[name]
 
 
 @dataclass(frozen=True)
@@ -43,26 +35,11 @@ class Endpoints:
 
 def endpoints(inventory: Path) -> Endpoints:
     """Prometheus and Alertmanager of the inventory's monitoring host."""
-    if not inventory.is_file():
-        raise DrillInputError(f"inventory {inventory} does not exist")
-    tool = shutil.which("ansible-inventory") or str(Path(sys.executable).parent /
-                                                      "ansible-inventory")
-    done = subprocess.run([tool, "-i", str(inventory), "--list"], capture_output=True,
-                          text=True, check=False, timeout=120)
-    if done.returncode != 0:
-        raise DrillInputError(f"inventory {inventory}: {done.stderr.strip()[-300:]}")
-    data = json.loads(done.stdout)
-    hosts = data.get(MONITORING_GROUP, {}).get("hosts", [])
-    if not hosts:
-        raise DrillInputError(f"inventory {inventory}: group {MONITORING_GROUP!r} has no host")
-    hv = data.get("_meta", {}).get("hostvars", {}).get(hosts[0], {})
-    address = str(hv.get("prometheus_listen_address", ""))
-    if not address or "{{" in address:
-        address = str(hv.get("ansible_host", hosts[0]))
-    host = f"[{address}]" if ":" in address else address
-    prom = hv.get("prometheus_port", _role_default("prometheus_port"))
-    am = hv.get("prometheus_alertmanager_port", _role_default("prometheus_alertmanager_port"))
-    return Endpoints(f"http://{host}:{prom}", f"http://{host}:{am}")
+    try:
+        host = monitoring_host(inventory)
+    except LiveError as exc:
+        raise DrillInputError(str(exc)) from None
+    return Endpoints(host.url("prometheus_port"), host.url("prometheus_alertmanager_port"))
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

@@ -73,15 +73,29 @@ def fetch_targets(url: str, timeout: float = 5.0) -> list[TargetState]:
     )
 
 
-def _role_default(name: str) -> Any:
+def role_default(name: str) -> Any:
+    """A variable's default in roles/prometheus/defaults/main.yml."""
     defaults = REPO / "roles/prometheus/defaults/main.yml"
     return yaml.safe_load(defaults.read_text())[name]
 
 
-def prometheus_url(inventory: Path, group: str = MONITORING_GROUP) -> str:
-    """http://<address>:<port> of the Prometheus the role runs on the group's first host:
-    prometheus_listen_address when the inventory sets a literal one, else ansible_host (the
-    role's default), and prometheus_port or the role's default port."""
+@dataclass(frozen=True)
+class MonitoringHost:
+    """The group's first host as the prometheus role serves on it."""
+
+    address: str  # ready for a URL: an IPv6 address in brackets
+    hostvars: dict[str, Any]
+
+    def url(self, port_var: str) -> str:
+        """http://<address>:<the port variable, or the role's default>"""
+        return f"http://{self.address}:{self.hostvars.get(port_var, role_default(port_var))}"
+
+
+def monitoring_host(inventory: Path, group: str = MONITORING_GROUP) -> MonitoringHost:
+    """The group's first host: prometheus_listen_address when the inventory sets a literal
+    one, else ansible_host (the role's default), else its inventory name."""
+    if not inventory.is_file():
+        raise LiveError(f"inventory {inventory} does not exist")
     ansible_inventory = shutil.which("ansible-inventory") or str(
         Path(sys.executable).parent / "ansible-inventory"
     )
@@ -99,9 +113,13 @@ def prometheus_url(inventory: Path, group: str = MONITORING_GROUP) -> str:
     address = str(hostvars.get("prometheus_listen_address", ""))
     if not address or "{{" in address:
         address = str(hostvars.get("ansible_host", hosts[0]))
-    port = hostvars.get("prometheus_port", _role_default("prometheus_port"))
-    host = f"[{address}]" if ":" in address else address
-    return f"http://{host}:{port}"
+    return MonitoringHost(f"[{address}]" if ":" in address else address, hostvars)
+
+
+def prometheus_url(inventory: Path, group: str = MONITORING_GROUP) -> str:
+    """http://<address>:<port> of the Prometheus the role runs on the group's first host
+    (monitoring_host), at prometheus_port or the role's default port."""
+    return monitoring_host(inventory, group).url("prometheus_port")
 
 
 def targets_table(url: str, targets: list[TargetState]) -> Table:
