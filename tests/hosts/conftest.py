@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+from lab_support import MONITOR, Monitoring, monitoring_of
 from testinfra.host import Host
 
 from infra.lab import LabConfig, LabError, default_lab, lifecycle
@@ -84,3 +85,9 @@ def converged(lab: LabConfig) -> PlaybookRun:
     if result.returncode != 0:
         pytest.fail(f"converge failed: {result.failure_summary()}", pytrace=False)
     return result
+
+
+@pytest.fixture(scope="module")
+def monitoring(converged: PlaybookRun, lab_host: Callable[[str], Host]) -> Monitoring:
+    """The monitoring host's Prometheus and Alertmanager, site.yml converged."""
+    return monitoring_of(lab_host(MONITOR))

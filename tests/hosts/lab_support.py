@@ -1,11 +1,12 @@
-"""What every host test shares: the lab's hosts, the connection to them, and the values a
-role was run with.
+"""What every host test shares: the lab's hosts, the connection to them, the monitoring host's
+endpoints, and the values a role was run with.
 
 Host names come from the lab definition (infra/lab/config.py DEFAULT_HOSTS), never a copy.
 `role_vars(host, role)` is what the play used, as far as a test may know it: the figures the
 tests expect, written independently in expected.py (not read from the role's defaults, so a
 weakened default fails a test), overridden by the host's inventory variables (which are the
 operator's choice, not the role's) with the lab's templates resolved by Ansible itself.
+`monitoring_of(host)` is where the prometheus role serves on the host, by those values.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import copy
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,11 @@ from infra.lab.config import DEFAULT_HOSTS
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = "inventories/lab/hosts.yml"
 HOSTS = [name for name, _address in DEFAULT_HOSTS]
+MONITOR = "mon1"  # the lab inventory's monitoring group
 # systemd-detect-virt --container answers; anything else (none, or a VM type) is a real host.
 CONTAINER_TYPES = {"systemd-nspawn", "container", "lxc", "docker", "podman"}
 _TEMPLATE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def in_container(host: Host) -> bool:
@@ -87,3 +91,36 @@ def wait(condition: Callable[[], bool], seconds: float, step: float = 0.5) -> fl
         if time.monotonic() - start > seconds:
             return None
         time.sleep(step)
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration ("1m30s", "20s", "2d") in seconds."""
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The monitoring host's Prometheus and Alertmanager as the controller reaches them."""
+
+    host: Host
+    prometheus: str  # base URL, e.g. http://10.77.0.14:9090
+    alertmanager: str
+    scrape: float  # the configured global intervals, in seconds
+    evaluation: float
+
+
+def monitoring_of(host: Host) -> Monitoring:
+    """Where the prometheus role serves on this host (its play's values)."""
+    v = role_vars(host, "prometheus")
+    at = v["prometheus_listen_address"]
+    observability = v.get("prometheus_observability", {})
+    return Monitoring(
+        host,
+        f"http://{at}:{v['prometheus_port']}",
+        f"http://{at}:{v['prometheus_alertmanager_port']}",
+        seconds(observability.get("scrapeInterval", "15s")),
+        seconds(observability.get("evaluationInterval", "15s")),
+    )

@@ -11,12 +11,13 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
+from lab_support import MONITOR
 from testinfra.host import Host
 
+__all__ = ["ALERT", "CHECKS", "METRICS_FILE", "MONITOR", "host_metrics", "span_seconds"]
 CHECKS = ("sshd", "nftables", "sysctl", "auditd", "aide", "upgrades")
 METRICS_FILE = "/var/lib/prometheus/node-exporter/rampart_drift.prom"
 ALERT = "HostConfigurationDrift"
-MONITOR = "mon1"
 _SAMPLE = re.compile(r'^(?P<name>\w+)(?:\{check="(?P<check>\w+)"\})? (?P<value>\S+)$')
 _SPAN = re.compile(r"^(\d+)(s|min|m|h)?$")
 

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from lab_support import address, wait
+from lab_support import Monitoring, address, wait
 from testinfra.host import Host
 
 from infra.lab.playbook import PlaybookRun
 
-from .conftest import Monitoring
 from .support import ALERT, alert_rule, drift_alerts, host_metrics
 
 RUN_SECONDS = 10  # one run of the checker (sshd -T, nft, apt-get -s), generous

@@ -12,10 +12,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from lab_support import HOSTS, address, wait
+from lab_support import HOSTS, Monitoring, address, wait
 from testinfra.host import Host
 
-from .conftest import Monitoring
 from .support import CHECKS, host_metrics, query
 
 # Every check but AIDE's (see the module's docstring).

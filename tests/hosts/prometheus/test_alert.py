@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from lab_support import wait
+from lab_support import Monitoring, wait
 from testinfra.host import Host
 
-from .conftest import Monitoring
 from .support import api, get_json, seconds
 
 VICTIM = "app1"

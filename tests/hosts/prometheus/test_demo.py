@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab_support import Monitoring
+
 from infra.observability import live
 
-from .conftest import Monitoring
 from .support import HOSTS, REPO
 
 

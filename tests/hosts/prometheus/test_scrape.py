@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 import yaml
+from lab_support import Monitoring
 from testinfra.host import Host
 
-from .conftest import Monitoring
 from .support import HOSTS, api, seconds
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from lab_support import Monitoring
 from testinfra.host import Host
 
-from .conftest import Monitoring
 from .support import MONITOR, REPO, api, listening, role_vars
 
 SERVICES = ["prometheus", "prometheus-alertmanager"]
