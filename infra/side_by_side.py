@@ -78,10 +78,11 @@ def run(commands: Mapping[str, Sequence[str]], *, live: str | None = None,
                     stdin=subprocess.DEVNULL, env=None if env is None else dict(env))
             for name, proc in procs.items():
                 codes[name] = proc.wait()
-        except KeyboardInterrupt:
+        except BaseException as exc:  # an interrupt, or a command that could not start
             _stop(list(procs.values()))
             codes = {name: proc.returncode for name, proc in procs.items()}
-            print(f"{label}: interrupted; every command stopped", file=sys.stderr, flush=True)
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{exc}"
+            print(f"{label}: {why}; every command stopped", file=sys.stderr, flush=True)
             raise
         finally:
             sys.stdout.flush()

@@ -181,3 +181,21 @@ def test_sigterm_tears_both_sessions_down(project: Path) -> None:
     assert "done test_all.py::test_lab_may_wait" in log, log
     assert "done test_all.py::test_lab_free_may_wait" in log, log
     assert "interrupted; every command stopped" in out
+
+
+def test_a_command_that_cannot_start_stops_the_others(tmp_path: Path) -> None:
+    from infra import side_by_side
+
+    pid_file = tmp_path / "pid"
+    sleeper = [sys.executable, "-c",
+               f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+               "time.sleep(60)"]
+    started = time.monotonic()
+    with pytest.raises(FileNotFoundError):
+        side_by_side.run({"sleeper": sleeper, "missing": [str(tmp_path / "no-such-command")]},
+                         label="t")
+    assert time.monotonic() - started < 30
+    time.sleep(1)  # a sleeper left running would have written its pid by now
+    if pid_file.exists():  # it had started: it is gone now
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), 0)
