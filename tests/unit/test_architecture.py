@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "infra.offline": {"infra.model", "infra.secrets", "infra.stack", "infra.program",
                       "policies"},
     "infra.hosts": set(),
+    "infra.side_by_side": set(),
     "infra.lab": {"infra.model"},
     "infra.readiness": {"infra.secrets.literals"},
     "infra.drills": {"infra.lab", "infra.observability"},
