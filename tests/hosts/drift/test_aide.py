@@ -83,5 +83,7 @@ def test_a_check_stopped_by_a_converge_leaves_no_failed_unit(
     assert state == "activating", f"{HOST}: the AIDE check did not start ({state})"
     time.sleep(1)  # python and aide are running, not only forked
     host.check_output(f"systemctl stop {unit}")
-    result = host.run(f"systemctl show -P ActiveState,Result {unit}").stdout.split()
-    assert result == ["inactive", "success"], f"{HOST}: {unit} after a stop: {result}"
+    shown = host.check_output(f"systemctl show -p ActiveState -p Result {unit}")
+    result = dict(line.split("=", 1) for line in shown.splitlines())
+    assert result == {"ActiveState": "inactive", "Result": "success"}, (
+        f"{HOST}: {unit} after a stop: {result}")
