@@ -11,14 +11,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import testinfra
-from lab_support import MONITOR, Monitoring, monitoring_of
 from testinfra.host import Host
 
 from infra.lab import LabConfig, LabError, default_lab, lifecycle
 from infra.lab.playbook import PlaybookRun, run_playbook
+
+if TYPE_CHECKING:
+    from lab_support import Monitoring
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = "inventories/lab/hosts.yml"
@@ -90,4 +93,8 @@ def converged(lab: LabConfig) -> PlaybookRun:
 @pytest.fixture(scope="module")
 def monitoring(converged: PlaybookRun, lab_host: Callable[[str], Host]) -> Monitoring:
     """The monitoring host's Prometheus and Alertmanager, site.yml converged."""
+    # Imported here: tests/drills/conftest.py imports this file as `hosts.conftest`, before
+    # pytest has put tests/hosts on sys.path (which it does when it loads it as a conftest).
+    from lab_support import MONITOR, monitoring_of
+
     return monitoring_of(lab_host(MONITOR))
