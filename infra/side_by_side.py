@@ -55,7 +55,7 @@ def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def run(commands: Mapping[str, Sequence[str]], *, live: str | None = None,
-        label: str = "side_by_side", env: Mapping[str, str] | None = None) -> dict[str, int]:
+        label: str = "side_by_side") -> dict[str, int]:
     """Start every command at once; the exit status of each, by name.
 
     `live` names the command whose output goes straight to this process's stdout."""
@@ -75,7 +75,7 @@ def run(commands: Mapping[str, Sequence[str]], *, live: str | None = None,
                 out = None if name == live else logs[name]
                 procs[name] = subprocess.Popen(  # noqa: S603 - the caller's own commands
                     list(argv), stdout=out, stderr=None if out is None else subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, env=None if env is None else dict(env))
+                    stdin=subprocess.DEVNULL)
             for name, proc in procs.items():
                 codes[name] = proc.wait()
         except BaseException as exc:  # an interrupt, or a command that could not start

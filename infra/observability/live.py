@@ -73,7 +73,7 @@ def fetch_targets(url: str, timeout: float = 5.0) -> list[TargetState]:
     )
 
 
-def role_default(name: str) -> Any:
+def _role_default(name: str) -> Any:
     """A variable's default in roles/prometheus/defaults/main.yml."""
     defaults = REPO / "roles/prometheus/defaults/main.yml"
     return yaml.safe_load(defaults.read_text())[name]
@@ -88,7 +88,7 @@ class MonitoringHost:
 
     def url(self, port_var: str) -> str:
         """http://<address>:<the port variable, or the role's default>"""
-        return f"http://{self.address}:{self.hostvars.get(port_var, role_default(port_var))}"
+        return f"http://{self.address}:{self.hostvars.get(port_var, _role_default(port_var))}"
 
 
 def monitoring_host(inventory: Path, group: str = MONITORING_GROUP) -> MonitoringHost:
