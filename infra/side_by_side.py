@@ -31,14 +31,23 @@ def combined(codes: Mapping[str, int]) -> int:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM interrupts like Ctrl-C. And SIGINT is not ignored while the commands run: a
+    process started in the background by a non-interactive shell (`cmd &`, nohup) inherits
+    SIGINT ignored, its children would too (an ignored signal stays ignored across exec), and
+    the interrupt sent to them would do nothing until the grace period's kill."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:

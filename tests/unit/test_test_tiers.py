@@ -156,10 +156,18 @@ def test_a_marker_of_ones_own_is_refused(project: Path, marker: list[str]) -> No
     assert not (project / "ran.log").exists()
 
 
-def test_sigterm_tears_both_sessions_down(project: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_tears_both_sessions_down(project: Path, sigint: str) -> None:
+    """"ignored": started as a non-interactive shell starts a background job (`make test &`,
+    nohup), SIGINT ignored and inherited so; the sessions still get the interrupt."""
     wait = str(project / "started")
     runner = subprocess.Popen(_argv(project, "-q"), cwd=project,
                               env=_env(project, TIERS_WAIT=wait),
+                              preexec_fn=_ignore_sigint if sigint == "ignored" else None,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
