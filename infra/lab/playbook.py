@@ -13,6 +13,10 @@ from pathlib import Path
 from infra.lab.config import REPO_ROOT
 
 _RECAP = re.compile(r"^(?P<host>\S+)\s*:\s*(?P<counts>(?:\w+=\d+\s*)+)$")
+# "TASK [role : name] ****", "RUNNING HANDLER [role : name] ****"
+_TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<task>.*)\] \**$")
+# "changed: [mon1]", "changed: [mon1 -> localhost]", "changed: [mon1] => (item=...)"
+_CHANGED = re.compile(r"^changed: \[(?P<host>[^\]\s]+)")
 
 
 @dataclass
@@ -29,6 +33,25 @@ class PlaybookRun:
     def changed_hosts(self) -> dict[str, int]:
         """{host: changed} for every host that reported a change (idempotence checks)."""
         return {h: c["changed"] for h, c in self.recap.items() if c.get("changed", 0)}
+
+    @property
+    def changed_tasks(self) -> list[str]:
+        """"host: task" for each task (or handler) that reported a change, in run order, so
+        a failed idempotence check names what changed, not only how many. Under the free
+        strategy a result can follow another task's banner: with -v the result itself
+        (its "cmd", "name", "dest"...) follows the name and tells."""
+        task, found, seen = "?", [], set()
+        for line in self.stdout.splitlines():
+            header = _TASK.match(line)
+            if header:
+                task = header["task"]
+                continue
+            changed = _CHANGED.match(line)
+            if changed and (changed["host"], task) not in seen:
+                seen.add((changed["host"], task))
+                detail = line.partition(" => ")[2][:300]
+                found.append(f"{changed['host']}: {task}" + (f" => {detail}" if detail else ""))
+        return found
 
     @property
     def failed_hosts(self) -> dict[str, dict[str, int]]:

@@ -44,3 +44,30 @@ def test_changed_and_failed_hosts() -> None:
 
 def test_no_recap_means_no_hosts() -> None:
     assert parse_recap("ERROR! the playbook: x.yml could not be found\n") == {}
+
+
+def test_changed_tasks_name_the_task_and_host() -> None:
+    output = (
+        "TASK [drift : The drift baseline is the converged state] *****\n"
+        "ok: [app1]\n"
+        "changed: [mon1] => {\"changed\": true, \"cmd\": [\"rampart-drift\", \"record\"]}\n"
+        "TASK [logship : Make the CA] *****\n"
+        "changed: [db1 -> localhost]\n"
+        "changed: [db1] => (item=a)\n"
+        "changed: [db1] => (item=b)\n"
+        "RUNNING HANDLER [logship : Restart rsyslog] *****\n"
+        "changed: [app1]\n"
+    )
+    run = PlaybookRun("playbooks/site.yml", [], 0, output, "", 1.0, {})
+    assert run.changed_tasks == [
+        'mon1: drift : The drift baseline is the converged state => {"changed": true, '
+        '"cmd": ["rampart-drift", "record"]}',
+        "db1: logship : Make the CA",
+        "app1: logship : Restart rsyslog",
+    ]
+
+
+def test_no_change_means_no_changed_tasks() -> None:
+    run = PlaybookRun("playbooks/site.yml", [], 0, OUTPUT.replace("changed: [db1]", "ok: [db1]"),
+                      "", 1.0, {})
+    assert run.changed_tasks == []

@@ -45,5 +45,5 @@ def test_a_run_after_hand_edits_restores_every_managed_file_and_package(
     assert host.package("debsums").is_installed
     again = run_playbook("playbooks/harden.yml", "--limit", HOST, "--tags", "common")
     assert again.returncode == 0 and not again.changed_hosts, (
-        f"{HOST}: the run after the repair changed something: {again.changed_hosts}"
+        f"{HOST}: the run after the repair changed something: {again.changed_tasks}"
     )

@@ -103,7 +103,7 @@ def test_restart_seals_and_the_lab_init_unseals_again(
     assert after["initialized"] and not after["sealed"], f"after openbao-init.yml: {after}"
     again = run_playbook("playbooks/openbao-init.yml")
     assert again.returncode == 0 and not again.changed_hosts, (
-        f"openbao-init.yml on an unsealed server changed {again.changed_hosts}"
+        f"openbao-init.yml on an unsealed server changed {again.changed_tasks}"
     )
 
 
