@@ -14,7 +14,7 @@
                            AIDE's database takes what this converge changed (inodes changed
                            since MARKER, written when playbooks/harden.yml started), and only
                            that: a difference outside it keeps the old database and is drift;
-                           prints "changed" or "unchanged"
+                           prints "changed" (the database took changes) or "unchanged"
 
 Checks (each one gauge rampart_drift_check_ok{check=...}, 1 ok / 0 drifted or not checkable):
   sshd      `sshd -T` (the settings sshd runs with on its next connection) vs the baseline
@@ -530,7 +530,7 @@ def _aide_update(cfg: dict[str, Any], state: Path, marker: Path,
     write_atomic(state / "aide.json", json.dumps(
         {"time": started, "rc": rc or 4, "ok": False, "summary": summary}), 0o600)
     print("AIDE: " + "; ".join(summary))
-    print("changed")
+    print("unchanged")  # the database is as it was: the aide check reports the difference
     return 0
 
 
