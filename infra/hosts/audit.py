@@ -32,7 +32,10 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[2]
 WAIVERS_FILE = REPO / "waivers" / "lynis.yml"
 DEFAULT_INVENTORY = "inventories/lab/hosts.yml"
-WAIVER_PROFILE = "/etc/lynis/rampart-waivers.prf"
+# Written by every audit (its content follows the waivers' dates): under a path the drift
+# role's AIDE check ignores (drift_aide_ignore), never /etc, so an audit is not drift.
+WAIVER_DIR = "/var/lib/rampart-audit"
+WAIVER_PROFILE = f"{WAIVER_DIR}/waivers.prf"
 _WAIVER_ID = re.compile(r"^[A-Z]{3,4}-\d{4}(:[a-z0-9_.-]+)?$")
 _TEST = re.compile(r"Performing test ID (?P<test>[A-Z]+-\d+)")
 _FULL = re.compile(
@@ -257,6 +260,13 @@ _PLAYBOOK = """\
         install_recommends: false
         update_cache: true
         cache_valid_time: 3600
+    - name: The waiver profile's directory is root's
+      ansible.builtin.file:
+        path: {profile_dir}
+        state: directory
+        owner: root
+        group: root
+        mode: "0700"
     - name: The waiver profile is in place
       ansible.builtin.copy:
         src: "{{{{ profiles_dir }}}}/{{{{ inventory_hostname }}}}.prf"
@@ -296,6 +306,7 @@ def run_lynis(targets: list[Target], waivers: list[Waiver], today: dt.date,
         playbook.write_text(_PLAYBOOK.format(
             hosts=",".join(t.name for t in targets),
             profile=WAIVER_PROFILE,
+            profile_dir=WAIVER_DIR,
             profile_option=f"--profile {WAIVER_PROFILE}",
         ), encoding="utf-8")
         done = subprocess.run(

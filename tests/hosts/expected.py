@@ -24,7 +24,7 @@ COMMON: dict[str, Any] = {
     "common_malware_scanner_enabled": False,
     "common_malware_scanner_package": "chkrootkit",
     "common_packages": [
-        "apt-show-versions", "libpam-tmpdir", "ca-certificates", "debsums", "needrestart",
+        "lynis", "apt-show-versions", "libpam-tmpdir", "ca-certificates", "debsums", "needrestart",
         "less", "logrotate", "rsyslog", "cron", "procps", "iproute2",
     ],
     "common_packages_extra": [],
